@@ -1,0 +1,33 @@
+with source as (
+
+    select * from {{ source('raw', 'transcript_chunks') }}
+
+),
+
+cleaned as (
+
+    select
+        chunk_id,
+        doc_id,
+        source_dataset,
+        upper(trim(ticker)) as ticker,
+        nullif(trim(company), '') as company,
+        upper(trim(fiscal_period)) as fiscal_period,
+        chunk_idx,
+        {{ clean_text('chunk_text') }} as chunk_text,
+        cast(knowledge_ts as timestamp) as knowledge_ts,
+        cast(ingested_at as timestamp with time zone) as ingested_at,
+        coalesce(lower(trim(section)), 'unknown') as section,
+        nullif(trim(speaker), '') as speaker,
+        coalesce(lower(trim(speaker_role)), 'unknown') as speaker_role,
+        turn_idx
+    from source
+
+)
+
+select
+    *,
+    {{ normalized_text_hash('chunk_text') }} as text_hash,
+    {{ boilerplate_kind('chunk_text', 'speaker_role') }} as boilerplate_kind,
+    coalesce(length(chunk_text), 0) as text_length
+from cleaned

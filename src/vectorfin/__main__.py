@@ -1,0 +1,5 @@
+import sys
+
+from vectorfin.cli import main
+
+sys.exit(main())

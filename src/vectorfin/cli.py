@@ -1,0 +1,81 @@
+"""Command line: `python -m vectorfin <command>`.
+
+Commands:
+  setup-duckdb   install DuckDB's iceberg extension from its PyPI package (offline)
+  init           create the raw Iceberg tables in the configured catalog
+  load PATH...   chunk and append corpora (../shared/data layout, or the demo corpus)
+  query SQL      run SQL in a DuckDB session with the iceberg extension loaded
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vectorfin import duck
+from vectorfin.config import Settings
+from vectorfin.iceberg import ensure_raw_tables, get_catalog
+
+
+def _load(args: argparse.Namespace) -> int:
+    from vectorfin.loading import LoadError, load_corpus
+
+    try:
+        added = load_corpus(args.paths, token_budget=args.token_budget, progress=not args.quiet)
+    except LoadError as error:
+        print(f"load failed, nothing was committed: {error}", file=sys.stderr)
+        return 1
+    for table, count in added.items():
+        print(f"{table}: {count} new chunks")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    with duck.connect() as connection:
+        print(connection.sql(args.sql))
+    return 0
+
+
+def _init(_: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    for name in ensure_raw_tables(get_catalog(settings), settings):
+        print(f"raw.{name} ready at {settings.table_location('raw', name)}")
+    return 0
+
+
+def _setup_duckdb(_: argparse.Namespace) -> int:
+    for path in duck.install_extensions():
+        print(f"installed {path.name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vectorfin", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("setup-duckdb", help="install DuckDB's iceberg extension offline").set_defaults(
+        handler=_setup_duckdb
+    )
+    commands.add_parser("init", help="create the raw Iceberg tables").set_defaults(handler=_init)
+
+    load = commands.add_parser("load", help="chunk and append corpora to the raw Iceberg tables")
+    load.add_argument("paths", nargs="+", type=Path, help="corpus folders in the ../shared/data layout")
+    load.add_argument(
+        "--token-budget",
+        type=int,
+        default=256,
+        help="word pieces per chunk, special tokens included (the base model reads 256)",
+    )
+    load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.set_defaults(handler=_load)
+
+    query = commands.add_parser("query", help="run SQL with the iceberg extension loaded")
+    query.add_argument("sql")
+    query.set_defaults(handler=_query)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

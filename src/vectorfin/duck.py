@@ -1,0 +1,52 @@
+"""DuckDB sessions that can read the warehouse: the iceberg extension installed offline.
+
+DuckDB would normally download extensions; here they come from the PyPI packages
+`duckdb-extension-iceberg` and `duckdb-extension-avro`, installed with `INSTALL '<file>'`
+into DuckDB's extension directory, after which `LOAD iceberg` works without a network.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+import duckdb
+
+EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg")
+
+
+def extension_files() -> list[Path]:
+    """The `.duckdb_extension` files for this DuckDB version, avro first (iceberg needs it)."""
+    version = f"v{duckdb.__version__}"
+    files = []
+    for package in EXTENSION_PACKAGES:
+        folder = Path(import_module(package).__path__[0]) / "extensions" / version
+        found = sorted(folder.glob("*.duckdb_extension"))
+        if not found:
+            raise RuntimeError(
+                f"{package} ships no extension for DuckDB {version} (looked in {folder}); "
+                "pin duckdb and the extension packages to the same version"
+            )
+        files.extend(found)
+    return files
+
+
+def install_extensions(connection: duckdb.DuckDBPyConnection | None = None) -> list[Path]:
+    """Install the extension files into DuckDB's extension directory (idempotent, offline)."""
+    files = extension_files()
+    target = connection or duckdb.connect()
+    for file in files:
+        target.execute(f"INSTALL '{file}'")
+    return files
+
+
+def load_extensions(connection: duckdb.DuckDBPyConnection) -> None:
+    install_extensions(connection)
+    connection.execute("LOAD iceberg")
+
+
+def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection where `iceberg_scan('<warehouse>/raw/<table>')` works."""
+    connection = duckdb.connect(database, read_only=read_only)
+    load_extensions(connection)
+    return connection
