@@ -1,0 +1,30 @@
+"""LoRA fine-tuning of the base embedding model on the curated training pairs.
+
+Runs only after the data-quality gate passed. Identical pairs and config reuse the stored
+artifact and train nothing; the table keeps one row per training run.
+"""
+
+from vectorfin.config import Settings
+from vectorfin.ml.config import TrainingConfig
+from vectorfin.ml.runs import early_stopping_pairs, parse_json_setting, sample_pairs, train
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="run_id")
+    dbt.ref("training_pairs_quality_gate")  # bad pairs never reach training
+    settings = parse_json_setting("training", dbt.config.get("training"))
+    max_pairs = settings.pop("max_pairs", None)
+    pairs = sample_pairs(dbt.ref("training_pairs").df(), max_pairs)
+    eval_pairs = early_stopping_pairs(
+        dbt.ref("eval_queries").df(),
+        dbt.ref("eval_corpus").df(),
+        dbt.ref("eval_qrels").df(),
+        eval_set=dbt.config.get("early_stopping_eval_set"),
+    )
+    return train(
+        pairs,
+        TrainingConfig.from_mapping(settings),
+        Settings.from_env().artifacts_dir,
+        eval_pairs=eval_pairs,
+        device=dbt.config.get("device") or None,
+    )

@@ -1,0 +1,175 @@
+"""The steps the dbt Python models run, each a function of DataFrames in and a DataFrame out.
+
+The dbt models (`python_models/`) only read refs and config and call these, so everything
+here is testable with plain pytest and no dbt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sentence_transformers import SentenceTransformer
+
+from vectorfin.config import Settings
+from vectorfin.ml.config import TrainingConfig
+from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
+from vectorfin.ml.evaluation import evaluate_models
+from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
+
+logger = logging.getLogger(__name__)
+
+TRAINING_RUN_COLUMNS = [
+    "run_id",
+    "content_hash",
+    "base_model",
+    "trainable_params",
+    "total_params",
+    "device",
+    "precision",
+    "steps",
+    "loss_curve",
+    "duration_s",
+    "pairs_per_second",
+    "n_train_pairs",
+    "artifact_path",
+    "config",
+    "trained_at",
+    "reused",
+    "built_at",
+]
+
+
+def parse_json_setting(name: str, value: Any) -> dict[str, Any]:
+    """dbt hands vars to Python models as JSON text (`{{ var(...) | tojson }}`)."""
+    if value in (None, "", "null", "None"):
+        return {}
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, Mapping):
+        raise ValueError(f"dbt setting {name!r} must be a mapping, got {parsed!r}")
+    return dict(parsed)
+
+
+def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None) -> pd.DataFrame:
+    """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run."""
+    if not max_pairs or len(pairs) <= max_pairs:
+        return pairs
+    order = pairs["pair_id"].map(lambda pair_id: hashlib.sha256(str(pair_id).encode()).hexdigest())
+    return pairs.loc[order.sort_values(kind="stable").index[:max_pairs]]
+
+
+def early_stopping_pairs(
+    queries: pd.DataFrame, corpus: pd.DataFrame, qrels: pd.DataFrame, eval_set: str
+) -> pd.DataFrame:
+    """(query, relevant document) pairs of one evaluation set, the held-out loss for early stopping."""
+    relevant = qrels[(qrels["eval_set"] == eval_set) & (qrels["relevance"] > 0)]
+    pairs = relevant.merge(queries, on=["eval_set", "query_id"]).merge(corpus, on=["eval_set", "doc_id"])
+    return pd.DataFrame(
+        {
+            "pair_id": pairs["query_id"].astype(str) + ":" + pairs["doc_id"].astype(str),
+            "anchor_text": pairs["query_text"],
+            "positive_text": pairs["doc_text"],
+            "negative_text": None,
+        }
+    )
+
+
+def train(
+    pairs: pd.DataFrame,
+    config: TrainingConfig,
+    artifacts_dir: Path,
+    eval_pairs: pd.DataFrame | None = None,
+    device: str | None = None,
+) -> pd.DataFrame:
+    """Train (or reuse the artifact for identical pairs and config); one `training_runs` row."""
+    if pairs.empty:
+        raise ValueError("training_pairs is empty: there is nothing to train on")
+    use_eval = eval_pairs if config.early_stopping_patience and eval_pairs is not None else None
+    result = train_or_reuse(pairs, config, artifacts_dir, eval_pairs_df=use_eval, device=device)
+    return training_run_row(result)
+
+
+def training_run_row(result: TrainingResult) -> pd.DataFrame:
+    row = {
+        "run_id": result.run_id,
+        "content_hash": result.content_hash,
+        "base_model": result.base_model,
+        "trainable_params": result.trainable_params,
+        "total_params": result.total_params,
+        "device": result.device,
+        "precision": result.precision,
+        "steps": result.steps,
+        "loss_curve": json.dumps(result.loss_curve),
+        "duration_s": result.duration_s,
+        "pairs_per_second": result.pairs_per_second,
+        "n_train_pairs": result.n_train_pairs,
+        "artifact_path": result.artifact_path,
+        "config": json.dumps(result.config, sort_keys=True),
+        "trained_at": result.trained_at,
+        "reused": result.reused,
+        "built_at": datetime.now(UTC).isoformat(),
+    }
+    return pd.DataFrame([row], columns=TRAINING_RUN_COLUMNS)
+
+
+def current_run(training_runs: pd.DataFrame) -> pd.Series:
+    """The run the latest build trained or reused."""
+    if training_runs.empty:
+        raise ValueError("training_runs is empty: build the training_runs model first")
+    return training_runs.sort_values("built_at").iloc[-1]
+
+
+def evaluate(
+    run: pd.Series,
+    queries: pd.DataFrame,
+    corpus: pd.DataFrame,
+    qrels: pd.DataFrame,
+    batch_size: int = 64,
+) -> pd.DataFrame:
+    """Base model, tuned model and BM25 on every evaluation set, one row per (model, set, metric)."""
+    config = TrainingConfig.from_mapping(json.loads(run["config"]))
+    models: dict[str, SentenceTransformer | None] = {
+        "base": SentenceTransformer(config.resolved_base_model(), local_files_only=True),
+        "tuned": load_trained_model(run["artifact_path"]),
+        "bm25": None,
+    }
+    run_ids = {"base": config.base_model_name, "tuned": run["run_id"], "bm25": "bm25"}
+    return evaluate_models(
+        models,
+        queries,
+        corpus,
+        qrels,
+        run_ids=run_ids,
+        max_seq_length=config.max_seq_length,
+        batch_size=batch_size,
+    )
+
+
+def embed(
+    run: pd.Series, chunks: pd.DataFrame, settings: Settings, batch_size: int = 64, show_progress: bool = True
+) -> int:
+    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`.
+
+    Returns the embedding dimension, which the DuckDB table's fixed-size array type needs.
+    """
+    model = load_trained_model(run["artifact_path"])
+    written = embed_missing_chunks(
+        model, chunks, run["run_id"], settings, batch_size=batch_size, show_progress=show_progress
+    )
+    logger.info("Embedded %d new chunks with run %s", written, run["run_id"])
+    return model.get_sentence_embedding_dimension()
+
+
+def embeddings_table_sql(settings: Settings, dimension: int) -> str:
+    """The Iceberg embeddings table as DuckDB reads it, vectors typed `FLOAT[dimension]`."""
+    location = settings.table_location(EMBEDDINGS_NAMESPACE, CHUNK_EMBEDDINGS)
+    return (
+        f"select chunk_id, model_run_id, embedding::float[{int(dimension)}] as embedding, embedded_at "
+        f"from iceberg_scan('{location}')"
+    )

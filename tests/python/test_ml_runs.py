@@ -1,0 +1,79 @@
+"""The glue the dbt Python models call: settings parsing, sampling, run selection, eval pairs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from vectorfin.config import Settings
+from vectorfin.ml.runs import (
+    current_run,
+    early_stopping_pairs,
+    embeddings_table_sql,
+    parse_json_setting,
+    sample_pairs,
+)
+
+
+def test_json_settings_from_dbt_vars() -> None:
+    assert parse_json_setting("training", '{"lora_r": 8, "epochs": 2}') == {"lora_r": 8, "epochs": 2}
+    assert parse_json_setting("training", "") == {}
+    assert parse_json_setting("training", None) == {}
+    with pytest.raises(ValueError, match="'training' must be a mapping"):
+        parse_json_setting("training", "[1, 2]")
+
+
+def test_sampling_is_deterministic_and_capped() -> None:
+    pairs = pd.DataFrame({"pair_id": [f"p{i}" for i in range(50)], "anchor_text": "a"})
+
+    first = sample_pairs(pairs, 10)
+    again = sample_pairs(pairs.sample(frac=1.0, random_state=3), 10)
+
+    assert len(first) == 10
+    assert set(first["pair_id"]) == set(again["pair_id"])
+    assert sample_pairs(pairs, None) is pairs
+    assert len(sample_pairs(pairs, 500)) == 50
+
+
+def test_current_run_is_the_latest_built() -> None:
+    runs = pd.DataFrame(
+        {
+            "run_id": ["old", "new", "middle"],
+            "built_at": ["2026-01-01T00:00:00", "2026-03-01T00:00:00", "2026-02-01T00:00:00"],
+        }
+    )
+
+    assert current_run(runs)["run_id"] == "new"
+    with pytest.raises(ValueError, match="training_runs is empty"):
+        current_run(runs.iloc[0:0])
+
+
+def test_early_stopping_pairs_join_queries_to_relevant_documents() -> None:
+    queries = pd.DataFrame(
+        {
+            "eval_set": ["main", "main", "other"],
+            "query_id": ["q1", "q2", "q1"],
+            "query_text": ["Q1", "Q2", "X"],
+        }
+    )
+    corpus = pd.DataFrame({"eval_set": ["main", "main"], "doc_id": ["d1", "d2"], "doc_text": ["D1", "D2"]})
+    qrels = pd.DataFrame(
+        {
+            "eval_set": ["main", "main", "other"],
+            "query_id": ["q1", "q2", "q1"],
+            "doc_id": ["d1", "d2", "d1"],
+            "relevance": [1, 0, 1],
+        }
+    )
+
+    pairs = early_stopping_pairs(queries, corpus, qrels, "main")
+
+    assert pairs[["anchor_text", "positive_text"]].values.tolist() == [["Q1", "D1"]]
+    assert pairs["pair_id"].tolist() == ["q1:d1"]
+
+
+def test_embeddings_are_read_back_as_fixed_size_arrays(settings: Settings) -> None:
+    sql = embeddings_table_sql(settings, 384)
+
+    assert "embedding::float[384]" in sql
+    assert f"iceberg_scan('{settings.warehouse}/embeddings/chunk_embeddings')" in sql
