@@ -4,7 +4,8 @@ Commands:
   setup-duckdb   install DuckDB's iceberg extension from its PyPI package (offline)
   init           create the raw Iceberg tables in the configured catalog
   load PATH...   chunk and append corpora (../shared/data layout, or the demo corpus)
-  query SQL      run SQL in a DuckDB session with the iceberg extension loaded
+  query SQL      run SQL in a DuckDB session with the iceberg extension loaded and
+                 vectorfin_embed(text, model_path) registered
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from vectorfin import duck
 from vectorfin.config import Settings
 from vectorfin.iceberg import ensure_raw_tables, get_catalog
+from vectorfin.search import register_embed_function
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -33,6 +35,7 @@ def _load(args: argparse.Namespace) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     with duck.connect() as connection:
+        register_embed_function(connection)
         print(connection.sql(args.sql))
     return 0
 

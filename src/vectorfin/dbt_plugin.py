@@ -1,4 +1,5 @@
-"""dbt-duckdb plugin: every dbt connection gets DuckDB's iceberg extension, installed offline.
+"""dbt-duckdb plugin: every dbt connection gets DuckDB's iceberg extension, installed offline,
+and the `vectorfin_embed` function the `semantic_search` macro calls.
 
 dbt-duckdb's own `extensions:` setting would fetch extensions from DuckDB's server, which this
 project must never need; the plugin installs them from their PyPI packages instead.
@@ -6,12 +7,14 @@ project must never need; the plugin installs them from their PyPI packages inste
 
 from __future__ import annotations
 
-from duckdb import DuckDBPyConnection
 from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
 
 from vectorfin.duck import load_extensions
+from vectorfin.search import register_embed_function
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
+        register_embed_function(conn)

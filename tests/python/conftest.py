@@ -1,0 +1,36 @@
+"""Shared fixtures: every test gets its own warehouse, catalog, DuckDB file and artifacts folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vectorfin.config import PROJECT_ROOT, Settings
+
+DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
+# Real corpora live beside the project, never inside it (see ../shared/data/README.md).
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    monkeypatch.setenv("VECTORFIN_WAREHOUSE", str(tmp_path / "warehouse"))
+    monkeypatch.setenv("VECTORFIN_DUCKDB_PATH", str(tmp_path / "vectorfin.duckdb"))
+    monkeypatch.setenv("VECTORFIN_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
+    return Settings.from_env()
+
+
+@pytest.fixture
+def demo_corpus() -> Path:
+    """The hand-written corpus in `demo_corpus/` (read-only: copy it before changing anything)."""
+    return DEMO_CORPUS
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data`, for tests marked `shared_data`; skips when this checkout has none beside it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (it lives beside the project, never in it)")
+    return SHARED_DATA
