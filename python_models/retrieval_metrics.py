@@ -10,4 +10,6 @@ def model(dbt, session):
         dbt.ref("eval_queries").df(),
         dbt.ref("eval_corpus").df(),
         dbt.ref("eval_qrels").df(),
+        max_queries=dbt.config.get("max_queries") or None,
+        max_corpus=dbt.config.get("max_corpus") or None,
     )

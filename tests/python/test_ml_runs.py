@@ -7,6 +7,7 @@ import pytest
 
 from vectorfin.config import Settings
 from vectorfin.ml.runs import (
+    cap_eval_sets,
     current_run,
     early_stopping_pairs,
     embeddings_table_sql,
@@ -77,3 +78,40 @@ def test_embeddings_are_read_back_as_fixed_size_arrays(settings: Settings) -> No
 
     assert "embedding::float[384]" in sql
     assert f"iceberg_scan('{settings.warehouse}/embeddings/chunk_embeddings')" in sql
+
+
+def test_capped_eval_sets_keep_every_relevant_document() -> None:
+    queries = pd.DataFrame(
+        {"eval_set": "main", "query_id": [f"q{i}" for i in range(20)], "query_text": "question"}
+    )
+    corpus = pd.DataFrame({"eval_set": "main", "doc_id": [f"d{i}" for i in range(100)], "doc_text": "text"})
+    qrels = pd.DataFrame(
+        {
+            "eval_set": "main",
+            "query_id": [f"q{i}" for i in range(20)],
+            "doc_id": [f"d{i}" for i in range(20)],
+            "relevance": 1,
+        }
+    )
+
+    kept_queries, kept_corpus, kept_qrels = cap_eval_sets(
+        queries, corpus, qrels, max_queries=5, max_corpus=12
+    )
+
+    assert len(kept_queries) == 5
+    assert len(kept_corpus) == 12
+    assert set(kept_qrels["doc_id"]) <= set(kept_corpus["doc_id"])
+    assert set(kept_qrels["query_id"]) == set(kept_queries["query_id"])
+    again = cap_eval_sets(queries.iloc[::-1], corpus.iloc[::-1], qrels, max_queries=5, max_corpus=12)
+    assert set(again[1]["doc_id"]) == set(kept_corpus["doc_id"])
+
+
+def test_uncapped_eval_sets_drop_only_unjudged_queries() -> None:
+    queries = pd.DataFrame({"eval_set": "main", "query_id": ["q1", "q2"], "query_text": ["a", "b"]})
+    corpus = pd.DataFrame({"eval_set": "main", "doc_id": ["d1", "d2"], "doc_text": ["x", "y"]})
+    qrels = pd.DataFrame({"eval_set": "main", "query_id": ["q1"], "doc_id": ["d1"], "relevance": [1]})
+
+    kept_queries, kept_corpus, _ = cap_eval_sets(queries, corpus, qrels, None, None)
+
+    assert kept_queries["query_id"].tolist() == ["q1"]
+    assert len(kept_corpus) == 2

@@ -47,7 +47,7 @@ TRAINING_RUN_COLUMNS = [
 
 
 def parse_json_setting(name: str, value: Any) -> dict[str, Any]:
-    """dbt hands vars to Python models as JSON text (`{{ var(...) | tojson }}`)."""
+    """dbt hands vars to Python models as JSON text (`{{ tojson(var(...)) }}`)."""
     if value in (None, "", "null", "None"):
         return {}
     parsed = json.loads(value) if isinstance(value, str) else value
@@ -56,12 +56,15 @@ def parse_json_setting(name: str, value: Any) -> dict[str, Any]:
     return dict(parsed)
 
 
+def _stable_order(values: pd.Series) -> pd.Series:
+    return values.astype(str).map(lambda value: hashlib.sha256(value.encode()).hexdigest())
+
+
 def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None) -> pd.DataFrame:
     """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run."""
     if not max_pairs or len(pairs) <= max_pairs:
         return pairs
-    order = pairs["pair_id"].map(lambda pair_id: hashlib.sha256(str(pair_id).encode()).hexdigest())
-    return pairs.loc[order.sort_values(kind="stable").index[:max_pairs]]
+    return pairs.loc[_stable_order(pairs["pair_id"]).sort_values(kind="stable").index[:max_pairs]]
 
 
 def early_stopping_pairs(
@@ -78,6 +81,41 @@ def early_stopping_pairs(
             "negative_text": None,
         }
     )
+
+
+def cap_eval_sets(
+    queries: pd.DataFrame,
+    corpus: pd.DataFrame,
+    qrels: pd.DataFrame,
+    max_queries: int | None,
+    max_corpus: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per eval set, at most `max_queries` judged queries and `max_corpus` documents, chosen by hash.
+
+    Every relevant document of a kept query stays; the rest of the corpus is a stable sample of
+    distractors. Lets a CPU evaluate sets whose corpus is a whole company's text.
+    """
+    relevant = qrels[qrels["relevance"] > 0]
+    kept_queries, kept_docs = [], []
+    for eval_set, set_queries in queries.groupby("eval_set", sort=True):
+        judged_ids = relevant.loc[relevant["eval_set"] == eval_set, "query_id"]
+        judged = set_queries[set_queries["query_id"].isin(judged_ids)]
+        if max_queries and len(judged) > max_queries:
+            judged = judged.loc[_stable_order(judged["query_id"]).sort_values().index[:max_queries]]
+        kept_queries.append(judged)
+        docs = corpus[corpus["eval_set"] == eval_set]
+        needed = relevant.loc[
+            (relevant["eval_set"] == eval_set) & relevant["query_id"].isin(judged["query_id"]), "doc_id"
+        ]
+        is_needed = docs["doc_id"].isin(needed)
+        distractors = docs[~is_needed]
+        room = max(0, max_corpus - int(is_needed.sum())) if max_corpus else len(distractors)
+        distractors = distractors.loc[_stable_order(distractors["doc_id"]).sort_values().index[:room]]
+        kept_docs.extend([docs[is_needed], distractors])
+    kept_q = pd.concat(kept_queries, ignore_index=True) if kept_queries else queries.iloc[0:0]
+    kept_c = pd.concat(kept_docs, ignore_index=True) if kept_docs else corpus.iloc[0:0]
+    kept_qrels = qrels.merge(kept_q[["eval_set", "query_id"]], on=["eval_set", "query_id"])
+    return kept_q, kept_c, kept_qrels
 
 
 def train(
@@ -130,9 +168,20 @@ def evaluate(
     queries: pd.DataFrame,
     corpus: pd.DataFrame,
     qrels: pd.DataFrame,
+    max_queries: int | None = None,
+    max_corpus: int | None = None,
     batch_size: int = 64,
 ) -> pd.DataFrame:
-    """Base model, tuned model and BM25 on every evaluation set, one row per (model, set, metric)."""
+    """Base model, tuned model and BM25 on every evaluation set, one row per (model, set, metric).
+
+    Scores are deterministic for a given run and evaluation data, so they are stored in the run's
+    artifact folder under a hash of that data: an unchanged rebuild encodes nothing.
+    """
+    queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, max_queries, max_corpus)
+    cached = Path(run["artifact_path"]) / "evaluations" / f"{_frames_hash(queries, corpus, qrels)}.parquet"
+    if cached.exists():
+        logger.info("Reusing evaluation %s", cached)
+        return pd.read_parquet(cached)
     config = TrainingConfig.from_mapping(json.loads(run["config"]))
     models: dict[str, SentenceTransformer | None] = {
         "base": SentenceTransformer(config.resolved_base_model(), local_files_only=True),
@@ -140,7 +189,7 @@ def evaluate(
         "bm25": None,
     }
     run_ids = {"base": config.base_model_name, "tuned": run["run_id"], "bm25": "bm25"}
-    return evaluate_models(
+    metrics = evaluate_models(
         models,
         queries,
         corpus,
@@ -149,6 +198,18 @@ def evaluate(
         max_seq_length=config.max_seq_length,
         batch_size=batch_size,
     )
+    cached.parent.mkdir(exist_ok=True)
+    metrics.to_parquet(cached)
+    return metrics
+
+
+def _frames_hash(*frames: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for frame in frames:
+        ordered = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+        digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+        digest.update(",".join(frame.columns).encode())
+    return digest.hexdigest()[:24]
 
 
 def embed(
