@@ -58,7 +58,12 @@ def test_every_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_defaults_stay_inside_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("VECTORFIN_WAREHOUSE", "VECTORFIN_DUCKDB_PATH", "VECTORFIN_ARTIFACTS", "VECTORFIN_CATALOG_URI"):
+    for name in (
+        "VECTORFIN_WAREHOUSE",
+        "VECTORFIN_DUCKDB_PATH",
+        "VECTORFIN_ARTIFACTS",
+        "VECTORFIN_CATALOG_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     settings = Settings.from_env()
@@ -122,7 +127,13 @@ def test_cli_query_runs_sql_with_iceberg_loaded(settings: Settings) -> None:
     location = settings.table_location(RAW_NAMESPACE, TRANSCRIPT_CHUNKS)
 
     result = subprocess.run(
-        [sys.executable, "-m", "vectorfin", "query", f"select 4242 + count(*) as answer from iceberg_scan('{location}')"],
+        [
+            sys.executable,
+            "-m",
+            "vectorfin",
+            "query",
+            f"select 4242 + count(*) as answer from iceberg_scan('{location}')",
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -15,6 +15,16 @@ cleaned as (
         upper(trim(fiscal_period)) as fiscal_period,
         chunk_idx,
         {{ clean_text('chunk_text') }} as chunk_text,
+        list_filter(
+            list_transform(
+                case
+                    when regexp_matches(chunk_text, '\n[ \t\r]*\n') then string_split_regex(chunk_text, '\n[ \t\r]*\n')
+                    else string_split(chunk_text, chr(10))
+                end,
+                paragraph -> {{ clean_text('paragraph') }}
+            ),
+            paragraph -> paragraph <> ''
+        ) as chunk_paragraphs,
         cast(knowledge_ts as timestamp) as knowledge_ts,
         cast(ingested_at as timestamp with time zone) as ingested_at,
         trim(form_type) as form_type,

@@ -1,0 +1,55 @@
+{% macro pair_strategy_setting(strategy_name, key) -%}
+    {#- One setting (enabled / weight) of a pair strategy. Precedence: var('pair_strategy_overrides')
+        (empty in dbt_project.yml; meant for `dbt build --vars`, merged per strategy and key), then
+        var('pair_strategies') (the registry in dbt_project.yml), then the default (enabled: true,
+        weight: 1.0). Overriding `pair_strategies` itself on the command line would replace the whole
+        registry, so the union macro would find unregistered strategy models and stop the build. -#}
+    {%- set defaults = {'enabled': true, 'weight': 1.0} -%}
+    {%- set registered = (var('pair_strategies', {}) or {}).get(strategy_name, {}) or {} -%}
+    {%- set overridden = (var('pair_strategy_overrides', {}) or {}).get(strategy_name, {}) or {} -%}
+    {%- set value = overridden.get(key, registered.get(key, defaults[key])) -%}
+    {%- if key == 'weight' -%}
+        {%- set value = value | float -%}
+        {%- if value <= 0 or value > 1 -%}
+            {{ exceptions.raise_compiler_error(
+                "pair strategy " ~ strategy_name ~ ": weight must be in (0, 1], got " ~ value
+                ~ " (switch a strategy off with enabled: false)"
+            ) }}
+        {%- endif -%}
+    {%- elif key == 'enabled' and value is string -%}
+        {%- set value = value | lower in ['true', '1', 'yes'] -%}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+
+{% macro select_pair_contract(strategy_name, cte) -%}
+    {#- The one output shape of every pair strategy. `cte` must provide anchor_chunk_id, anchor_doc_id,
+        anchor_text, anchor_knowledge_ts, positive_chunk_id, positive_doc_id, positive_text,
+        positive_knowledge_ts, ticker and fiscal_period; this macro adds the key, the strategy name,
+        the pair's knowledge_ts (the later of both texts: a pair is known only when both are) and the
+        strategy's weight. A disabled strategy yields no rows; the weight is applied when pairs are
+        sampled into training (int_pairs_split), so held-out evaluation stays the same whatever the mix. -#}
+    {%- set enabled = pair_strategy_setting(strategy_name, 'enabled') -%}
+    {%- set weight = pair_strategy_setting(strategy_name, 'weight') -%}
+    select
+        md5('{{ strategy_name }}' || '|' || anchor_chunk_id || '|' || positive_chunk_id) as pair_id,
+        '{{ strategy_name }}' as strategy,
+        cast(anchor_chunk_id as varchar) as anchor_chunk_id,
+        cast(anchor_doc_id as varchar) as anchor_doc_id,
+        cast(anchor_text as varchar) as anchor_text,
+        cast(positive_chunk_id as varchar) as positive_chunk_id,
+        cast(positive_doc_id as varchar) as positive_doc_id,
+        cast(positive_text as varchar) as positive_text,
+        cast(ticker as varchar) as ticker,
+        cast(fiscal_period as varchar) as fiscal_period,
+        cast(greatest(anchor_knowledge_ts, positive_knowledge_ts) as timestamp) as knowledge_ts,
+        cast({{ weight }} as double) as strategy_weight
+    from {{ cte }}
+    where
+        {% if not enabled %}false and {% endif %}anchor_text is not null
+        and positive_text is not null
+        and trim(anchor_text) <> ''
+        and trim(positive_text) <> ''
+        and anchor_text <> positive_text
+{%- endmacro %}

@@ -1,0 +1,48 @@
+{% macro pair_strategy_model(strategy_name) -%}
+    {{ return('int_pairs__' ~ strategy_name) }}
+{%- endmacro %}
+
+
+{% macro pair_strategy_names() -%}
+    {#- The registered strategies: the keys of var('pair_strategies'), in order. -#}
+    {{ return((var('pair_strategies', {}) or {}).keys() | list) }}
+{%- endmacro %}
+
+
+{% macro union_pair_strategies() -%}
+    {#- `select ... union all select ...` over every enabled strategy model (int_pairs__<name>).
+        The registry is var('pair_strategies') in dbt_project.yml: dbt needs each ref() at parse time,
+        and a dbt project cannot list a folder, so the var names the strategies. At run time the
+        macro checks the other direction too: a model in models/intermediate/pair_strategies/ that
+        the var does not name fails the build rather than being left out silently. -#}
+    {%- set names = pair_strategy_names() -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model' and 'pair_strategies' in node.fqn -%}
+            {%- if not node.name.startswith('int_pairs__') or node.name[11:] not in names -%}
+                {{ exceptions.raise_compiler_error(
+                    "pair strategy model " ~ node.name ~ " is not registered: name it int_pairs__<strategy> "
+                    ~ "and add <strategy> to var('pair_strategies') in dbt_project.yml"
+                ) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set enabled = [] -%}
+    {%- for name in names if pair_strategy_setting(name, 'enabled') -%}
+        {%- do enabled.append(name) -%}
+    {%- endfor -%}
+    {%- for name in (var('pair_strategy_overrides', {}) or {}).keys() if name not in names -%}
+        {{ exceptions.raise_compiler_error(
+            "var pair_strategy_overrides names " ~ name ~ ", which var('pair_strategies') does not register"
+        ) }}
+    {%- endfor -%}
+    {%- if enabled | length == 0 -%}
+        {{ exceptions.raise_compiler_error("every pair strategy is disabled: enable one in var('pair_strategies')") }}
+    {%- endif -%}
+    {%- for name in enabled %}
+    select * from {{ ref(pair_strategy_model(name)) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,0 +1,26 @@
+-- MinHash-lite signatures of every chunk with enough text (see macros/quality/minhash.sql): the
+-- near-duplicate rule of the quarantine and the near-duplicate leakage check of the splits compare these.
+-- Chunks with fewer than var('minhash_min_tokens') distinct content words get none: too little text
+-- to call two chunks near duplicates (their exact duplicates are still caught by text_hash).
+with signed as (
+
+    select
+        chunk_id,
+        count(*) as n_content_tokens,
+        [
+            {%- for seed in range(1, minhash_count() + 1) %}
+                min(hash(token, {{ seed }})){% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ] as signature
+    from {{ ref('int_chunk_content_tokens') }}
+    group by chunk_id
+    having count(*) >= {{ var('minhash_min_tokens') }}
+
+)
+
+select
+    chunk_id,
+    n_content_tokens,
+    signature,
+    {{ minhash_band_keys('signature') }}
+from signed

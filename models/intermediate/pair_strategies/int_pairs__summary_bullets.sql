@@ -1,0 +1,133 @@
+-- Strategy summary_bullets: an ECTSum summary bullet -> the one transcript passage of the same call
+-- that supports it best.
+-- A careless version (the three sentences around the sentence sharing most figures) cut retrieval
+-- quality by a quarter, so this one is strict:
+--   * the positive is a whole curated chunk of the same call (doc_id), never a stitched window;
+--   * it must repeat >= var summary_bullet_min_shared_figures of the bullet's figures and at least
+--     var summary_bullet_min_figure_share of them, and share >= var summary_bullet_min_shared_terms
+--     content words (capitalised entities of the passage count among them);
+--   * of the passages that qualify, only the best one is kept: most shared figures, then most shared
+--     entities, then most shared words, then the shortest chunk (ties by chunk_id).
+-- Its weight var can still turn it down (pair_strategies.summary_bullets.weight) or off.
+with bullets as (
+
+    select *
+    from {{ ref('int_chunks_curated') }}
+    where chunk_kind = 'transcript' and section = 'summary_bullet'
+
+),
+
+passages as (
+
+    select *
+    from {{ ref('int_chunks_curated') }}
+    where chunk_kind = 'transcript' and section <> 'summary_bullet'
+
+),
+
+figures as (
+
+    select
+        chunk_id,
+        doc_id,
+        figure
+    from {{ ref('int_chunk_figures') }}
+    where chunk_kind = 'transcript'
+
+),
+
+bullet_figures as (
+
+    select
+        figures.chunk_id,
+        count(*) as n_figures
+    from figures
+    inner join bullets on figures.chunk_id = bullets.chunk_id
+    group by figures.chunk_id
+
+),
+
+shared_figures as (
+
+    select
+        bullet_figure.chunk_id as bullet_chunk_id,
+        passage_figure.chunk_id as passage_chunk_id,
+        count(*) as n_shared_figures
+    from figures as bullet_figure
+    inner join bullets on bullet_figure.chunk_id = bullets.chunk_id
+    inner join figures as passage_figure
+        on bullet_figure.doc_id = passage_figure.doc_id
+            and bullet_figure.figure = passage_figure.figure
+            and bullet_figure.chunk_id <> passage_figure.chunk_id
+    inner join passages on passage_figure.chunk_id = passages.chunk_id
+    group by bullet_figure.chunk_id, passage_figure.chunk_id
+
+),
+
+scored as (
+
+    select
+        bullets.chunk_id as bullet_chunk_id,
+        passages.chunk_id as passage_chunk_id,
+        shared_figures.n_shared_figures,
+        shared_figures.n_shared_figures / bullet_figures.n_figures as figure_share,
+        len(
+            list_intersect(
+                {{ split_words('bullets.chunk_text') }},
+                {{ capitalised_entities('passages.chunk_text') }}
+            )
+        ) as n_shared_entities,
+        len(
+            list_filter(
+                list_intersect({{ split_words('bullets.chunk_text') }}, {{ split_words('passages.chunk_text') }}),
+                word -> {{ is_content_word('word', 3) }} and not regexp_full_match(word, '\d+')
+            )
+        ) as n_shared_terms,
+        passages.text_length
+    from shared_figures
+    inner join bullets on shared_figures.bullet_chunk_id = bullets.chunk_id
+    inner join bullet_figures on shared_figures.bullet_chunk_id = bullet_figures.chunk_id
+    inner join passages on shared_figures.passage_chunk_id = passages.chunk_id
+
+),
+
+best as (
+
+    select *
+    from scored
+    where
+        n_shared_figures >= {{ var('summary_bullet_min_shared_figures') }}
+        and figure_share >= {{ var('summary_bullet_min_figure_share') }}
+        and n_shared_terms >= {{ var('summary_bullet_min_shared_terms') }}
+    qualify row_number() over (
+            partition by bullet_chunk_id
+            order by
+                n_shared_figures desc,
+                n_shared_entities desc,
+                n_shared_terms desc,
+                text_length asc,
+                passage_chunk_id asc
+        ) = 1
+
+),
+
+pairs as (
+
+    select
+        bullets.chunk_id as anchor_chunk_id,
+        bullets.doc_id as anchor_doc_id,
+        bullets.chunk_text as anchor_text,
+        bullets.knowledge_ts as anchor_knowledge_ts,
+        passages.chunk_id as positive_chunk_id,
+        passages.doc_id as positive_doc_id,
+        passages.chunk_text as positive_text,
+        passages.knowledge_ts as positive_knowledge_ts,
+        bullets.ticker,
+        bullets.fiscal_period
+    from best
+    inner join bullets on best.bullet_chunk_id = bullets.chunk_id
+    inner join passages on best.passage_chunk_id = passages.chunk_id
+
+)
+
+{{ select_pair_contract('summary_bullets', 'pairs') }}

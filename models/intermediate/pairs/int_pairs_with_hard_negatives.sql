@@ -1,0 +1,269 @@
+-- Hard negatives for every training pair (int_pairs_split: split_status = 'train'): one row per
+-- (pair, negative), var negatives_per_pair per pair, each with the rule that chose it. Candidates are
+-- trainable chunks only (train split, before the cutoff, no eval near duplicate: int_chunk_splits),
+-- never from the anchor's or the positive's document and never the text of either. Rules, in order:
+--   1 same_company_other_period    the pair's company, a fiscal period neither text is from; the same
+--                                  kind (transcript/filing) and section first, then a fixed hash order
+--   2 same_section_other_company   the positive's section (q_and_a, item_1a, ...) of another company,
+--                                  drawn from a hash bucket of that section (spread, not always the same few)
+--   3 lexically_close_other_doc    the chunks sharing most idf weight of rare terms with the positive
+-- A pair takes rule 1's candidates first, then rule 2's, then rule 3's, until it has enough. A pair no
+-- rule finds a negative for keeps one row with null negative_chunk_id and negative_rule 'none_found'
+-- (training_pairs leaves it out; nothing vanishes unseen).
+{%- set n_negatives = var('negatives_per_pair') | int %}
+{%- set pool_depth = n_negatives + 2 %}
+with pairs as (
+
+    select
+        pairs.*,
+        splits.split_status
+    from {{ ref('int_pairs_unioned') }} as pairs
+    inner join {{ ref('int_pairs_split') }} as splits on pairs.pair_id = splits.pair_id
+    where splits.split_status = 'train'
+
+),
+
+chunks as (
+
+    select * from {{ ref('int_chunks_curated') }}
+
+),
+
+candidates as (
+
+    select chunks.*
+    from chunks
+    inner join {{ ref('int_chunk_splits') }} as splits on chunks.chunk_id = splits.chunk_id
+    where splits.is_trainable
+
+),
+
+pair_context as (
+
+    select
+        pairs.pair_id,
+        pairs.ticker,
+        pairs.anchor_chunk_id,
+        pairs.anchor_doc_id,
+        pairs.positive_chunk_id,
+        pairs.positive_doc_id,
+        anchor.fiscal_period as anchor_fiscal_period,
+        positive.fiscal_period as positive_fiscal_period,
+        -- a negative must not be the text of either chunk, nor of either side of the pair (a span)
+        list_filter(
+            [
+                anchor.text_hash,
+                positive.text_hash,
+                {{ normalized_text_hash('pairs.anchor_text') }},
+                {{ normalized_text_hash('pairs.positive_text') }}
+            ],
+            text_hash -> text_hash is not null
+        ) as excluded_text_hashes,
+        positive.chunk_kind as positive_kind,
+        positive.section as positive_section
+    from pairs
+    left join chunks as anchor on pairs.anchor_chunk_id = anchor.chunk_id
+    inner join chunks as positive on pairs.positive_chunk_id = positive.chunk_id
+
+),
+
+-- rule 1: a few chunks of each (company, period, kind, section), in a fixed hash order
+company_pool as (
+
+    select
+        chunk_id,
+        doc_id,
+        ticker,
+        fiscal_period,
+        chunk_kind,
+        section,
+        text_hash
+    from candidates
+    qualify row_number() over (
+            partition by ticker, fiscal_period, chunk_kind, section
+            order by {{ stable_fraction('chunk_id', 'negative_pool') }}
+        ) <= {{ pool_depth }}
+
+),
+
+same_company_other_period as (
+
+    select
+        pair_context.pair_id,
+        company_pool.chunk_id as negative_chunk_id,
+        1 as rule_priority,
+        'same_company_other_period' as negative_rule,
+        row_number() over (
+            partition by pair_context.pair_id
+            order by
+                company_pool.chunk_kind = pair_context.positive_kind desc,
+                company_pool.section = pair_context.positive_section desc,
+                {{ stable_fraction("pair_context.pair_id || company_pool.chunk_id", 'negative_pick') }}
+        ) as rule_rank
+    from pair_context
+    inner join company_pool
+        on pair_context.ticker = company_pool.ticker
+            and pair_context.positive_fiscal_period <> company_pool.fiscal_period
+            and company_pool.fiscal_period <> coalesce(pair_context.anchor_fiscal_period, '')
+            and company_pool.doc_id not in (pair_context.anchor_doc_id, pair_context.positive_doc_id)
+            and not list_contains(pair_context.excluded_text_hashes, company_pool.text_hash)
+    qualify rule_rank <= {{ n_negatives }}
+
+),
+
+-- rule 2: each section's chunks spread over hash buckets of ~8 chunks; a pair draws from its own bucket
+section_sizes as (
+
+    select
+        section,
+        greatest(1, count(*) // 8) as n_buckets
+    from candidates
+    group by section
+
+),
+
+section_pool as (
+
+    select
+        candidates.chunk_id,
+        candidates.doc_id,
+        candidates.ticker,
+        candidates.section,
+        candidates.text_hash,
+        floor({{ stable_fraction('candidates.chunk_id', 'negative_bucket') }} * section_sizes.n_buckets) as bucket
+    from candidates
+    inner join section_sizes on candidates.section = section_sizes.section
+
+),
+
+pair_buckets as (
+
+    select
+        pair_context.*,
+        floor(
+            {{ stable_fraction('pair_context.pair_id', 'negative_bucket') }} * section_sizes.n_buckets
+        ) as bucket
+    from pair_context
+    inner join section_sizes on pair_context.positive_section = section_sizes.section
+
+),
+
+same_section_other_company as (
+
+    select
+        pair_buckets.pair_id,
+        section_pool.chunk_id as negative_chunk_id,
+        2 as rule_priority,
+        'same_section_other_company' as negative_rule,
+        row_number() over (
+            partition by pair_buckets.pair_id
+            order by {{ stable_fraction("pair_buckets.pair_id || section_pool.chunk_id", 'negative_pick') }}
+        ) as rule_rank
+    from pair_buckets
+    inner join section_pool
+        on pair_buckets.positive_section = section_pool.section
+            and pair_buckets.bucket = section_pool.bucket
+    where
+        section_pool.ticker <> pair_buckets.ticker
+        and section_pool.doc_id not in (pair_buckets.anchor_doc_id, pair_buckets.positive_doc_id)
+        and not list_contains(pair_buckets.excluded_text_hashes, section_pool.text_hash)
+    qualify rule_rank <= {{ n_negatives }}
+
+),
+
+-- rule 3: shared rare terms (int_chunk_rare_terms), summed idf
+rare_terms as (
+
+    select * from {{ ref('int_chunk_rare_terms') }}
+
+),
+
+candidate_terms as (
+
+    select
+        rare_terms.chunk_id,
+        rare_terms.token,
+        rare_terms.idf,
+        candidates.doc_id,
+        candidates.text_hash
+    from rare_terms
+    inner join candidates on rare_terms.chunk_id = candidates.chunk_id
+
+),
+
+lexical_scores as (
+
+    select
+        pair_context.pair_id,
+        candidate_terms.chunk_id as negative_chunk_id,
+        sum(candidate_terms.idf) as score
+    from pair_context
+    inner join rare_terms as positive_terms on pair_context.positive_chunk_id = positive_terms.chunk_id
+    inner join candidate_terms
+        on positive_terms.token = candidate_terms.token
+            and candidate_terms.doc_id not in (pair_context.anchor_doc_id, pair_context.positive_doc_id)
+            and not list_contains(pair_context.excluded_text_hashes, candidate_terms.text_hash)
+    group by pair_context.pair_id, candidate_terms.chunk_id
+
+),
+
+lexically_close_other_doc as (
+
+    select
+        pair_id,
+        negative_chunk_id,
+        3 as rule_priority,
+        'lexically_close_other_doc' as negative_rule,
+        row_number() over (partition by pair_id order by score desc, negative_chunk_id asc) as rule_rank
+    from lexical_scores
+    qualify rule_rank <= {{ n_negatives }}
+
+),
+
+all_candidates as (
+
+    select * from same_company_other_period
+    union all
+    select * from same_section_other_company
+    union all
+    select * from lexically_close_other_doc
+
+),
+
+chosen as (
+
+    select
+        pair_id,
+        negative_chunk_id,
+        negative_rule,
+        row_number() over (partition by pair_id order by rule_priority, rule_rank) as negative_rank
+    from all_candidates
+    -- a chunk found by two rules counts once, for the earlier rule
+    qualify row_number() over (partition by pair_id, negative_chunk_id order by rule_priority, rule_rank) = 1
+
+)
+
+select
+    md5(pairs.pair_id || '|' || coalesce(negative.chunk_id, 'none_found')) as example_id,
+    pairs.pair_id,
+    pairs.strategy,
+    pairs.anchor_chunk_id,
+    pairs.anchor_doc_id,
+    pairs.anchor_text,
+    pairs.positive_chunk_id,
+    pairs.positive_doc_id,
+    pairs.positive_text,
+    negative.chunk_id as negative_chunk_id,
+    negative.doc_id as negative_doc_id,
+    negative.chunk_text as negative_text,
+    coalesce(chosen.negative_rule, 'none_found') as negative_rule,
+    chosen.negative_rank,
+    pairs.ticker,
+    pairs.fiscal_period,
+    greatest(pairs.knowledge_ts, negative.knowledge_ts) as knowledge_ts,
+    pairs.strategy_weight
+from pairs
+left join chosen
+    on pairs.pair_id = chosen.pair_id
+        and chosen.negative_rank <= {{ n_negatives }}
+left join chunks as negative on chosen.negative_chunk_id = negative.chunk_id

@@ -1,0 +1,261 @@
+"""The data-quality gate over `training_pairs`: a Great Expectations suite that must pass before training.
+
+The dbt Python model `training_pairs_quality_gate` calls `run_training_pairs_gate` with the mart as a
+pandas frame and the `quality_gate` var's thresholds. Every expectation becomes one row of the returned
+table; when any fails, `QualityGateError` is raised, the model fails, and `dbt build` skips everything
+downstream of it (training reads the gate, so bad pairs never reach a GPU).
+
+Three batches are validated, each with its own suite, in an ephemeral GX context (nothing is written
+to disk; the pandas frames are the data source):
+
+* `training_pairs`  one row per training example: row count, nulls, duplicate examples, text lengths,
+                    the strategies and negative rules present;
+* `pairs`           one row per pair: negatives per pair, share of distinct anchors;
+* `strategy_mix`    one row per strategy: no strategy above `max_strategy_share` of the examples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pandas as pd
+
+TEXT_COLUMNS = ("anchor_text", "positive_text", "negative_text")
+REQUIRED_COLUMNS = (
+    "pair_id",
+    "example_id",
+    "strategy",
+    *TEXT_COLUMNS,
+    "negative_rule",
+    "anchor_chunk_id",
+    "positive_chunk_id",
+    "negative_chunk_id",
+    "knowledge_ts",
+)
+NEGATIVE_RULES = ("same_company_other_period", "same_section_other_company", "lexically_close_other_doc")
+RESULT_COLUMNS = (
+    "batch",
+    "expectation",
+    "column_name",
+    "kwargs",
+    "success",
+    "observed_value",
+    "unexpected_percent",
+)
+
+
+class QualityGateError(RuntimeError):
+    """At least one expectation of the gate failed; the message lists them."""
+
+    def __init__(self, message: str, results: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """The gate's limits; dbt passes var('quality_gate'), missing keys keep these defaults."""
+
+    min_rows: int = 1
+    max_rows: int = 5_000_000
+    max_null_share: float = 0.0
+    max_duplicate_example_share: float = 0.0
+    min_distinct_anchor_share: float = 0.3
+    min_text_chars: int = 10
+    max_text_chars: int = 6000
+    min_median_positive_chars: float = 60
+    max_median_positive_chars: float = 3000
+    min_strategies: int = 2
+    max_strategy_share: float = 0.9
+    negatives_per_pair: int = 1
+    min_mean_negatives_share: float = 0.9
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> GateThresholds:
+        values = dict(values or {})
+        unknown = sorted(set(values) - {field.name for field in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown quality_gate settings: {', '.join(unknown)}")
+        defaults = cls()
+        return cls(**{name: type(getattr(defaults, name))(value) for name, value in values.items()})
+
+
+def parse_setting(value: Any) -> Any:
+    """A dbt config value rendered from `{{ var(...) | tojson }}`: JSON text, or already a value."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else None
+    return value
+
+
+def enabled_strategies(
+    pair_strategies: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The enabled names of var('pair_strategies'), var('pair_strategy_overrides') taking precedence
+    (the same rule as the pair_strategy_setting macro: enabled unless a setting says otherwise)."""
+    enabled = []
+    for name, settings in (pair_strategies or {}).items():
+        override = (overrides or {}).get(name) or {}
+        flag = override.get("enabled", (settings or {}).get("enabled", True))
+        if isinstance(flag, str):
+            flag = flag.strip().lower() in {"true", "1", "yes"}
+        if flag:
+            enabled.append(name)
+    return enabled
+
+
+def run_training_pairs_gate(
+    pairs: pd.DataFrame,
+    thresholds: GateThresholds | Mapping[str, Any] | None = None,
+    strategies: Iterable[str] | None = None,
+    raise_on_failure: bool = True,
+) -> pd.DataFrame:
+    """Validate `pairs` (the training_pairs mart); one result row per expectation.
+
+    `strategies` are the strategy names allowed in the mart (the enabled ones); None allows any.
+    Raises `QualityGateError` when an expectation fails, unless `raise_on_failure` is False.
+    """
+    if not isinstance(thresholds, GateThresholds):
+        thresholds = GateThresholds.from_mapping(thresholds)
+    missing = [column for column in REQUIRED_COLUMNS if column not in pairs.columns]
+    if missing:
+        raise QualityGateError(f"training_pairs lacks columns: {', '.join(missing)}", _empty_results())
+    batches = _batches(pairs)
+    suites = _suites(thresholds, strategies)
+    results = _validate(batches, suites)
+    failed = results[~results["success"]]
+    if raise_on_failure and len(failed):
+        lines = [
+            f"  {row.batch}: {row.expectation}({row.column_name or ''}) {row.kwargs}"
+            f" -> observed {row.observed_value}"
+            for row in failed.itertuples()
+        ]
+        raise QualityGateError(
+            f"training_pairs failed {len(failed)} of {len(results)} quality expectations:\n"
+            + "\n".join(lines),
+            results,
+        )
+    return results
+
+
+def _batches(pairs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    examples = pairs.copy()
+    for column in TEXT_COLUMNS:
+        examples[column.replace("_text", "_chars")] = examples[column].str.len()
+    examples["triplet_key"] = (
+        examples["anchor_text"].fillna("")
+        + "\x1f"
+        + examples["positive_text"].fillna("")
+        + "\x1f"
+        + examples["negative_text"].fillna("")
+    )
+    per_pair = (
+        pairs.groupby("pair_id", dropna=False)
+        .agg(anchor_text=("anchor_text", "first"), n_negatives=("negative_chunk_id", "count"))
+        .reset_index()
+    )
+    mix = pairs.groupby("strategy", dropna=False).size().rename("n_examples").reset_index()
+    mix["share"] = mix["n_examples"] / max(len(pairs), 1)
+    return {"training_pairs": examples, "pairs": per_pair, "strategy_mix": mix}
+
+
+def _suites(thresholds: GateThresholds, strategies: Iterable[str] | None) -> dict[str, list[Any]]:
+    import great_expectations as gx
+
+    expect = gx.expectations
+    t = thresholds
+    not_null = 1.0 - t.max_null_share
+    examples: list[Any] = [
+        expect.ExpectTableRowCountToBeBetween(min_value=t.min_rows, max_value=t.max_rows),
+        *(
+            expect.ExpectColumnValuesToNotBeNull(column=column, mostly=not_null)
+            for column in REQUIRED_COLUMNS
+        ),
+        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(
+            column="example_id", min_value=1.0 - t.max_duplicate_example_share
+        ),
+        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(
+            column="triplet_key", min_value=1.0 - t.max_duplicate_example_share
+        ),
+        *(
+            expect.ExpectColumnValueLengthsToBeBetween(
+                column=column, min_value=t.min_text_chars, max_value=t.max_text_chars
+            )
+            for column in TEXT_COLUMNS
+        ),
+        expect.ExpectColumnMedianToBeBetween(
+            column="positive_chars",
+            min_value=t.min_median_positive_chars,
+            max_value=t.max_median_positive_chars,
+        ),
+        expect.ExpectColumnMedianToBeBetween(
+            column="negative_chars",
+            min_value=t.min_median_positive_chars,
+            max_value=t.max_median_positive_chars,
+        ),
+        expect.ExpectColumnUniqueValueCountToBeBetween(column="strategy", min_value=t.min_strategies),
+        expect.ExpectColumnValuesToBeInSet(column="negative_rule", value_set=list(NEGATIVE_RULES)),
+    ]
+    if strategies is not None:
+        examples.append(expect.ExpectColumnValuesToBeInSet(column="strategy", value_set=sorted(strategies)))
+    pairs = [
+        expect.ExpectColumnValuesToBeBetween(
+            column="n_negatives", min_value=1, max_value=t.negatives_per_pair
+        ),
+        expect.ExpectColumnMeanToBeBetween(
+            column="n_negatives",
+            min_value=t.min_mean_negatives_share * t.negatives_per_pair,
+            max_value=t.negatives_per_pair,
+        ),
+        expect.ExpectColumnProportionOfUniqueValuesToBeBetween(
+            column="anchor_text", min_value=t.min_distinct_anchor_share
+        ),
+    ]
+    mix = [expect.ExpectColumnMaxToBeBetween(column="share", max_value=t.max_strategy_share)]
+    return {"training_pairs": examples, "pairs": pairs, "strategy_mix": mix}
+
+
+def _validate(batches: dict[str, pd.DataFrame], suites: dict[str, list[Any]]) -> pd.DataFrame:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas(name="training_pairs_gate")
+    rows: list[dict[str, Any]] = []
+    for name, frame in batches.items():
+        asset = source.add_dataframe_asset(name=name)
+        batch = asset.add_batch_definition_whole_dataframe(f"{name}_all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        suite = gx.ExpectationSuite(name=f"{name}_suite", expectations=suites[name])
+        validation = batch.validate(suite, result_format="SUMMARY")
+        for result in validation.results:
+            rows.append(_result_row(name, result))
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def _result_row(batch: str, result: Any) -> dict[str, Any]:
+    config = result.expectation_config
+    kwargs = {key: value for key, value in config.kwargs.items() if key not in {"column", "batch_id"}}
+    details = result.result or {}
+    observed = details.get("observed_value")
+    if observed is None and "unexpected_count" in details:
+        observed = f"{details.get('unexpected_count')} unexpected of {details.get('element_count')}"
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        observed = f"error: {result.exception_info.get('exception_message')}"
+    return {
+        "batch": batch,
+        "expectation": config.type,
+        "column_name": config.kwargs.get("column"),
+        "kwargs": json.dumps(kwargs, sort_keys=True, default=str),
+        "success": bool(result.success),
+        "observed_value": None if observed is None else json.dumps(observed, default=str),
+        "unexpected_percent": details.get("unexpected_percent"),
+    }
+
+
+def _empty_results() -> pd.DataFrame:
+    return pd.DataFrame({column: [] for column in RESULT_COLUMNS})
