@@ -58,7 +58,7 @@ def main(pairs_path: str, settings_path: str) -> None:
                 num_train_epochs=1,
                 per_device_train_batch_size=settings["batch_size"],
                 learning_rate=settings["learning_rate"],
-                warmup_steps=math.ceil(0.1 * steps),
+                warmup_steps=int(0.1 * steps),
                 batch_sampler=BatchSamplers.NO_DUPLICATES,
                 use_cpu=True,
                 seed=settings["seed"],

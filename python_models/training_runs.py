@@ -5,14 +5,15 @@ artifact and train nothing; the table keeps one row per training run.
 """
 
 from vectorfin.config import Settings
+from vectorfin.dbt_settings import mapping_setting
 from vectorfin.ml.config import TrainingConfig
-from vectorfin.ml.runs import early_stopping_pairs, parse_json_setting, sample_pairs, train
+from vectorfin.ml.runs import early_stopping_pairs, sample_pairs, train
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="run_id")
     dbt.ref("training_pairs_quality_gate")  # bad pairs never reach training
-    settings = parse_json_setting("training", dbt.config.get("training"))
+    settings = mapping_setting("training", dbt.config.get("training"))
     max_pairs = settings.pop("max_pairs", None)
     pairs = sample_pairs(dbt.ref("training_pairs").df(), max_pairs)
     eval_pairs = early_stopping_pairs(

@@ -84,13 +84,6 @@ class GateThresholds:
         return cls(**{name: type(getattr(defaults, name))(value) for name, value in values.items()})
 
 
-def parse_setting(value: Any) -> Any:
-    """A dbt config value rendered from `{{ var(...) | tojson }}`: JSON text, or already a value."""
-    if isinstance(value, str):
-        return json.loads(value) if value.strip() else None
-    return value
-
-
 def enabled_strategies(
     pair_strategies: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None
 ) -> list[str]:

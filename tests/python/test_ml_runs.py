@@ -6,22 +6,22 @@ import pandas as pd
 import pytest
 
 from vectorfin.config import Settings
+from vectorfin.dbt_settings import mapping_setting
 from vectorfin.ml.runs import (
     cap_eval_sets,
     current_run,
     early_stopping_pairs,
     embeddings_table_sql,
-    parse_json_setting,
     sample_pairs,
 )
 
 
 def test_json_settings_from_dbt_vars() -> None:
-    assert parse_json_setting("training", '{"lora_r": 8, "epochs": 2}') == {"lora_r": 8, "epochs": 2}
-    assert parse_json_setting("training", "") == {}
-    assert parse_json_setting("training", None) == {}
+    assert mapping_setting("training", '{"lora_r": 8, "epochs": 2}') == {"lora_r": 8, "epochs": 2}
+    assert mapping_setting("training", "") == {}
+    assert mapping_setting("training", None) == {}
     with pytest.raises(ValueError, match="'training' must be a mapping"):
-        parse_json_setting("training", "[1, 2]")
+        mapping_setting("training", "[1, 2]")
 
 
 def test_sampling_is_deterministic_and_capped() -> None:

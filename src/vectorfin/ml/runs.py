@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from sentence_transformers import SentenceTransformer
@@ -44,16 +42,6 @@ TRAINING_RUN_COLUMNS = [
     "reused",
     "built_at",
 ]
-
-
-def parse_json_setting(name: str, value: Any) -> dict[str, Any]:
-    """dbt hands vars to Python models as JSON text (`{{ tojson(var(...)) }}`)."""
-    if value in (None, "", "null", "None"):
-        return {}
-    parsed = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(parsed, Mapping):
-        raise ValueError(f"dbt setting {name!r} must be a mapping, got {parsed!r}")
-    return dict(parsed)
 
 
 def _stable_order(values: pd.Series) -> pd.Series:

@@ -286,7 +286,8 @@ def _trainer(
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        warmup_steps=math.ceil(config.warmup_ratio * planned_steps),  # warmup_ratio is deprecated
+        # warmup_ratio is deprecated; floor, so a run of a few steps is not all warm-up at lr 0
+        warmup_steps=int(config.warmup_ratio * planned_steps),
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate in a batch is a false negative
         bf16=choice.precision == "bf16",
         fp16=choice.precision == "fp16",
