@@ -37,7 +37,7 @@ def main(pairs_path: str, settings_path: str) -> None:
         }
     )
     set_seed(settings["seed"])
-    model = SentenceTransformer(get_model_path(), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True)
     model.max_seq_length = settings["max_seq_length"]
     model.add_adapter(
         LoraConfig(
