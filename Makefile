@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Corpus folders (../shared/data layout) loaded before the build: `make build CORPUS=../shared/data`.
 CORPUS ?= demo_corpus
+# Extra dbt arguments, e.g. DBT_ARGS="--exclude training_runs+" for the SQL pipeline alone.
+DBT_ARGS ?=
 
 export DBT_PROFILES_DIR ?= $(CURDIR)/profiles
 export VECTORFIN_WAREHOUSE ?= $(CURDIR)/warehouse
@@ -26,7 +28,7 @@ load: $(BIN)/.installed
 	$(BIN)/python -m vectorfin load $(CORPUS)
 
 build: load
-	$(BIN)/dbt build
+	$(BIN)/dbt build $(DBT_ARGS)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
