@@ -5,12 +5,10 @@ with heldout as (
 
     select distinct
         'heldout_pairs' as eval_set,
-        md5('heldout_pairs|' || pairs.anchor_text) as query_id,
-        pairs.positive_chunk_id as doc_id,
+        query_id,
+        positive_chunk_id as doc_id,
         1 as relevance
-    from {{ ref('int_pairs_unioned') }} as pairs
-    inner join {{ ref('int_pairs_split') }} as splits on pairs.pair_id = splits.pair_id
-    where splits.split_status = 'eval'
+    from {{ ref('int_eval_heldout_pairs') }}
 
 ),
 

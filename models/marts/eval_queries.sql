@@ -1,21 +1,19 @@
 -- Evaluation queries of every eval set, one row per (eval_set, query_id):
---   heldout_pairs   the anchors of held-out pairs (int_pairs_split: split_status = 'eval', companies the
---                   training never sees); one query per distinct anchor text
+--   heldout_pairs   the anchors of held-out pairs (int_eval_heldout_pairs: companies the training
+--                   never sees); one query per distinct anchor text
 --   tatqa_dev, convfinqa_dev   the external sets (python model external_eval_queries), when present
 with heldout as (
 
     select
         'heldout_pairs' as eval_set,
-        md5('heldout_pairs|' || pairs.anchor_text) as query_id,
-        pairs.anchor_text as query_text,
-        min(pairs.strategy) as strategy,
-        min(pairs.ticker) as ticker,
-        min(pairs.fiscal_period) as fiscal_period,
-        max(pairs.knowledge_ts) as knowledge_ts
-    from {{ ref('int_pairs_unioned') }} as pairs
-    inner join {{ ref('int_pairs_split') }} as splits on pairs.pair_id = splits.pair_id
-    where splits.split_status = 'eval'
-    group by pairs.anchor_text
+        query_id,
+        anchor_text as query_text,
+        min(strategy) as strategy,
+        min(ticker) as ticker,
+        min(fiscal_period) as fiscal_period,
+        max(knowledge_ts) as knowledge_ts
+    from {{ ref('int_eval_heldout_pairs') }}
+    group by query_id, anchor_text
 
 ),
 
