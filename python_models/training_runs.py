@@ -7,15 +7,14 @@ artifact and train nothing; the table keeps one row per training run.
 from vectorfin.config import Settings
 from vectorfin.dbt_settings import mapping_setting
 from vectorfin.ml.config import TrainingConfig
-from vectorfin.ml.runs import early_stopping_pairs, sample_pairs, train
+from vectorfin.ml.runs import early_stopping_pairs, train
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="run_id")
     dbt.ref("training_pairs_quality_gate")  # bad pairs never reach training
-    settings = mapping_setting("training", dbt.config.get("training"))
-    max_pairs = settings.pop("max_pairs", None)
-    pairs = sample_pairs(dbt.ref("training_pairs").df(), max_pairs)
+    config = TrainingConfig.from_mapping(mapping_setting("training", dbt.config.get("training")))
+    pairs = dbt.ref("training_pairs").df()
     eval_pairs = early_stopping_pairs(
         dbt.ref("eval_queries").df(),
         dbt.ref("eval_corpus").df(),
@@ -24,7 +23,7 @@ def model(dbt, session):
     )
     return train(
         pairs,
-        TrainingConfig.from_mapping(settings),
+        config,
         Settings.from_env().artifacts_dir,
         eval_pairs=eval_pairs,
         device=dbt.config.get("device") or None,

@@ -1,31 +1,27 @@
 {% test no_train_eval_leakage(model, chunk_id_columns, doc_id_columns, text_columns=[], ticker_column='ticker') %}
 {#- Fails on every training row that touches evaluation data:
-      eval_chunk                    a chunk id of an eval-split company
+      eval_chunk                    a document id (curated chunk or labelled passage) of the eval split
       near_duplicate_of_eval_chunk  a chunk int_chunk_splits found near-duplicating an eval chunk
-      unknown_chunk                 a chunk id that is no curated chunk (cannot be vouched for)
+      unknown_chunk                 an id that is no document int_document_splits knows (cannot be vouched for)
       eval_document                 a document id that holds eval-split chunks
       eval_company                  the row's ticker is an eval-split company
       eval_text                     a text equal (normalised hash) to an eval chunk's text
-    Chunk ids that are not chunks by design (risk_factor:<name> anchors) are skipped. -#}
+    Null ids (free-text anchors) are skipped. -#}
 with examples as (
 
     select * from {{ model }}
 
 ),
 
-chunk_splits as (
+document_splits as (
 
-    select
-        splits.*,
-        chunks.text_hash
-    from {{ ref('int_chunk_splits') }} as splits
-    inner join {{ ref('int_chunks_curated') }} as chunks on splits.chunk_id = chunks.chunk_id
+    select * from {{ ref('int_document_splits') }}
 
 ),
 
 eval_documents as (
 
-    select distinct doc_id from chunk_splits where split = 'eval'
+    select distinct doc_id from document_splits where split = 'eval'
 
 ),
 
@@ -37,7 +33,10 @@ eval_tickers as (
 
 eval_texts as (
 
-    select distinct text_hash from chunk_splits where split = 'eval'
+    select distinct chunks.text_hash
+    from {{ ref('int_chunk_splits') }} as splits
+    inner join {{ ref('int_chunks_curated') }} as chunks on splits.chunk_id = chunks.chunk_id
+    where splits.split = 'eval'
 
 ),
 
@@ -48,19 +47,18 @@ violations as (
         '{{ column }}' as leak_column,
         examples.{{ column }} as leaked_value,
         case
-            when chunk_splits.chunk_id is null then 'unknown_chunk'
-            when chunk_splits.split = 'eval' then 'eval_chunk'
+            when document_splits.document_id is null then 'unknown_chunk'
+            when document_splits.split = 'eval' then 'eval_chunk'
             else 'near_duplicate_of_eval_chunk'
         end as leak
     from examples
-    left join chunk_splits on examples.{{ column }} = chunk_splits.chunk_id
+    left join document_splits on examples.{{ column }} = document_splits.document_id
     where
         examples.{{ column }} is not null
-        and examples.{{ column }} not like 'risk_factor:%'
         and (
-            chunk_splits.chunk_id is null
-            or chunk_splits.split = 'eval'
-            or chunk_splits.near_eval_chunk_id is not null
+            document_splits.document_id is null
+            or document_splits.split = 'eval'
+            or document_splits.near_eval_chunk_id is not null
         )
     union all
     {%- endfor %}

@@ -1,7 +1,11 @@
 -- Evaluation queries of every eval set, one row per (eval_set, query_id):
---   heldout_pairs   the anchors of held-out pairs (int_eval_heldout_pairs: companies the training
---                   never sees); one query per distinct anchor text
---   tatqa_dev, convfinqa_dev   the external sets (python model external_eval_queries), when present
+--   heldout_pairs      the anchors of held-out pairs (int_eval_heldout_pairs: companies the training
+--                      never sees); one query per distinct anchor text
+--   <labelled source>  the questions of held-out groups of each labelled source (tatqa_dev: TAT-QA
+--                      contexts held apart from training; the seed's own source)
+--   convfinqa_dev      the first question of each ConvFinQA dev conversation, when its file is present
+--   probe_euphemisms   seed probe_euphemisms: an evasive phrase, to be matched with its plain meaning
+--   probe_risk_factors seed probe_risk_statements: a risk statement, to be matched with its factor
 with heldout as (
 
     select
@@ -17,20 +21,71 @@ with heldout as (
 
 ),
 
-external as (
+labelled as (
+
+    select distinct
+        questions.labelled_source as eval_set,
+        questions.question_key as query_id,
+        questions.question_text as query_text,
+        'labelled_questions' as strategy,
+        cast(null as varchar) as ticker,
+        cast(null as varchar) as fiscal_period,
+        passages.knowledge_ts
+    from {{ ref('int_labelled_questions') }} as questions
+    inner join {{ ref('int_labelled_passages') }} as passages on questions.passage_key = passages.passage_key
+    where passages.split = 'eval'
+
+),
+
+convfinqa as (
 
     select
-        cast(eval_set as varchar) as eval_set,
-        cast(query_id as varchar) as query_id,
-        cast(query_text as varchar) as query_text,
+        'convfinqa_dev' as eval_set,
+        conversation_id as query_id,
+        first_question as query_text,
         cast(null as varchar) as strategy,
         cast(null as varchar) as ticker,
         cast(null as varchar) as fiscal_period,
         cast(null as timestamp) as knowledge_ts
-    from {{ ref('external_eval_queries') }}
+    from {{ ref('stg_external_files__convfinqa_conversations') }}
+    where first_question <> ''
+
+),
+
+euphemisms as (
+
+    select
+        'probe_euphemisms' as eval_set,
+        euphemism_id as query_id,
+        euphemism as query_text,
+        cast(null as varchar) as strategy,
+        cast(null as varchar) as ticker,
+        cast(null as varchar) as fiscal_period,
+        cast(null as timestamp) as knowledge_ts
+    from {{ ref('probe_euphemisms') }}
+
+),
+
+risk_statements as (
+
+    select
+        'probe_risk_factors' as eval_set,
+        statement_id as query_id,
+        statement as query_text,
+        cast(null as varchar) as strategy,
+        cast(null as varchar) as ticker,
+        cast(null as varchar) as fiscal_period,
+        cast(null as timestamp) as knowledge_ts
+    from {{ ref('probe_risk_statements') }}
 
 )
 
 select * from heldout
 union all
-select * from external
+select * from labelled
+union all
+select * from convfinqa
+union all
+select * from euphemisms
+union all
+select * from risk_statements

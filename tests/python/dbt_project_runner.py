@@ -121,7 +121,8 @@ class DbtWorkspace:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("VECTORFIN_", "DBT_")) or key in {"VECTORFIN_EVALS_DIR"}
+            if not key.startswith(("VECTORFIN_", "DBT_"))
+            or key in {"VECTORFIN_EVALS_DIR", "VECTORFIN_GENERAL_DIR"}
         }
         env.update(
             DBT_PROFILES_DIR=str(PROFILES_DIR),

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from vectorfin.ml.config import TrainingConfig, content_hash
+from vectorfin.project import project_var
 
 
 def _pairs(negative=None):
@@ -18,17 +19,46 @@ def _pairs(negative=None):
     )
 
 
-def test_defaults_are_valid_and_resolve_the_packaged_base_model():
+def test_defaults_are_the_projects_training_var_and_resolve_the_packaged_base_model():
     config = TrainingConfig()
-    assert config.learning_rate == 5e-5
+    assert config.to_dict() == TrainingConfig.from_mapping(project_var("training")).to_dict()
+    assert config.learning_rate == float(project_var("training")["learning_rate"])
     assert config.base_model_name == "sentence-transformers/all-MiniLM-L6-v2"
     assert config.resolved_base_model().endswith("model")
 
 
-@pytest.mark.parametrize("learning_rate", [1e-6, 1e-3])
-def test_learning_rate_outside_the_stable_range_is_rejected(learning_rate):
-    with pytest.raises(ValueError, match=r"learning_rate=.* is outside \[1e-05, 0\.0001\]"):
+@pytest.mark.parametrize("learning_rate", [1e-4, 5e-4, 1e-3])
+def test_lora_learning_rates_are_accepted(learning_rate):
+    assert TrainingConfig(learning_rate=learning_rate).learning_rate == learning_rate
+
+
+@pytest.mark.parametrize("learning_rate", [1e-7, 0.05, 1.0])
+def test_absurd_learning_rates_are_rejected(learning_rate):
+    with pytest.raises(ValueError, match=r"learning_rate=.* is outside \[1e-06, 0\.01\]"):
         TrainingConfig(learning_rate=learning_rate)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"method": "qlora"}, "method must be one of lora, full"),
+        ({"mini_batch_size": 0}, "mini_batch_size must be at least 1 or null"),
+        ({"max_seq_length": 1024}, "max_seq_length must be at most 512"),
+        ({"batch_size": 1}, "in-batch negatives need a second example"),
+        ({"scale": 0}, "scale must be in (0, 100]"),
+        ({"gradient_checkpointing": "maybe"}, "gradient_checkpointing='maybe' is not a valid bool"),
+        ({"lora_r": None}, "lora_r must be set"),
+    ],
+)
+def test_settings_out_of_range_name_the_setting(setting, message):
+    with pytest.raises(ValueError) as error:
+        TrainingConfig.from_mapping(setting)
+    assert message in str(error.value)
+
+
+def test_gradcache_holds_a_mini_batch_in_memory_whatever_the_batch_size():
+    assert TrainingConfig(batch_size=512, mini_batch_size=16).sequences_in_memory == 16
+    assert TrainingConfig(batch_size=32, mini_batch_size=None).sequences_in_memory == 96
 
 
 def test_all_problems_are_reported_at_once():

@@ -22,7 +22,7 @@ from vectorfin.ml.training import (
     build_loss,
     load_trained_model,
     read_training_result,
-    train_lora,
+    train_model,
     train_or_reuse,
     training_datasets,
 )
@@ -134,9 +134,9 @@ def test_artifact_keeps_the_adapter_a_model_card_and_the_result(trained):
 @pytest.mark.slow
 def test_second_call_reuses_the_stored_model_without_training(trained, artifacts_root, monkeypatch):
     def fail(*args, **kwargs):
-        raise AssertionError("train_lora must not run when a complete artifact exists")
+        raise AssertionError("train_model must not run when a complete artifact exists")
 
-    monkeypatch.setattr(training, "train_lora", fail)
+    monkeypatch.setattr(training, "train_model", fail)
     again = train_or_reuse(PAIRS.iloc[::-1], TINY, artifacts_root, device="cpu")
     assert again.reused
     assert again.run_id == trained.run_id
@@ -149,7 +149,7 @@ def test_early_stopping_on_a_held_out_split_with_mixed_negatives(tmp_path):
     config = TrainingConfig(
         batch_size=2, max_seq_length=32, lora_r=4, eval_fraction=0.25, early_stopping_patience=1, eval_steps=1
     )
-    result = train_lora(pairs, config, tmp_path / "model", device="cpu")
+    result = train_model(pairs, config, tmp_path / "model", device="cpu")
     assert (result.n_train_pairs, result.n_eval_pairs) == (6, 2)
     assert result.eval_loss_curve
     assert 1 <= result.steps <= 4
@@ -168,16 +168,17 @@ def test_rows_with_and_without_negatives_train_as_two_datasets():
 
 def test_pairs_without_a_positive_are_refused(tmp_path):
     with pytest.raises(ValueError, match="anchor_text and positive_text must be set"):
-        train_lora(PAIRS.assign(positive_text=None), TINY, tmp_path, device="cpu")
+        train_model(PAIRS.assign(positive_text=None), TINY, tmp_path, device="cpu")
 
 
 def test_early_stopping_without_eval_pairs_is_refused(tmp_path):
     with pytest.raises(ValueError, match="early_stopping_patience needs eval pairs"):
-        train_lora(PAIRS, TrainingConfig(early_stopping_patience=2), tmp_path, device="cpu")
+        train_model(PAIRS, TrainingConfig(early_stopping_patience=2), tmp_path, device="cpu")
 
 
-def test_large_batches_use_the_cached_loss(base_model):
-    assert isinstance(build_loss(base_model, TrainingConfig(batch_size=32)), MultipleNegativesRankingLoss)
+def test_a_mini_batch_size_selects_gradcache_and_none_the_plain_loss(base_model):
+    plain = build_loss(base_model, TrainingConfig(batch_size=32, mini_batch_size=None))
+    assert type(plain) is MultipleNegativesRankingLoss
     cached = build_loss(base_model, TrainingConfig(batch_size=128, mini_batch_size=16))
     assert isinstance(cached, CachedMultipleNegativesRankingLoss)
     assert cached.mini_batch_size == 16
@@ -215,7 +216,7 @@ def test_corrupt_result_marker_is_a_clear_error(tmp_path):
 
 def test_an_unusable_stored_artifact_is_replaced_by_a_new_run(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(training, "train_lora", lambda pairs, config, target, **kwargs: calls.append(target))
+    monkeypatch.setattr(training, "train_model", lambda pairs, config, target, **kwargs: calls.append(target))
     stale = tmp_path / training.content_hash(PAIRS, TINY)
     stale.mkdir()
     (stale / "modules.json").write_text("[]")

@@ -3,6 +3,12 @@
 -- turn whose last chunk asks something ('?') pairs with the first chunk of the very next turn when
 -- an executive speaks it. Turns are numbered without gaps in the raw call, so turn_idx + 1 is the
 -- next turn; when that turn was quarantined (an operator line, say) the question gets no pair.
+--   * the anchor is the question itself: the chunk's sentences that ask something ('?'), led by the
+--     sentence before the first of them when that one sets context rather than greets ("Thanks for
+--     taking my question."); a chunk whose questions make under 25 characters keeps its whole text;
+--   * non-answers are left out: an answer of fewer than var qa_min_answer_words words, or one shorter
+--     than var qa_non_answer_max_chars that matches a pattern of the seed non_answer_patterns (the
+--     line failed, a hand-off to a colleague, a question back, a refusal to give the number).
 with qa_chunks as (
 
     select *
@@ -27,50 +33,91 @@ turns as (
 questions as (
 
     select
-        turns.doc_id,
-        turns.turn_idx,
-        chunks.chunk_id,
-        chunks.chunk_text,
-        chunks.knowledge_ts,
-        chunks.ticker,
-        chunks.fiscal_period
+        chunks.*,
+        turns.turn_idx as question_turn_idx,
+        {{ sentences('chunks.chunk_text') }} as chunk_sentences
     from turns
     inner join qa_chunks as chunks on turns.last_chunk_id = chunks.chunk_id
     where turns.speaker_role = 'analyst' and contains(chunks.chunk_text, '?')
 
 ),
 
-answers as (
+question_spans as (
 
     select
-        turns.doc_id,
-        turns.turn_idx,
-        chunks.chunk_id,
-        chunks.chunk_text,
-        chunks.knowledge_ts
+        *,
+        list_position(list_transform(chunk_sentences, sentence -> contains(sentence, '?')), true) as first_question_no
+    from questions
+
+),
+
+question_texts as (
+
+    select
+        *,
+        array_to_string(
+            list_concat(
+                case
+                    when first_question_no > 1
+                        and not regexp_matches(
+                            lower(chunk_sentences[first_question_no - 1]),
+                            '\b(thanks?|thank you|congrat\w*|good (morning|afternoon|evening)|hi|hello|question)\b'
+                        )
+                        then [chunk_sentences[first_question_no - 1]]
+                    else []
+                end,
+                list_filter(chunk_sentences, sentence -> contains(sentence, '?'))
+            ),
+            ' '
+        ) as question_text
+    from question_spans
+
+),
+
+answer_candidates as (
+
+    select
+        chunks.*,
+        turns.turn_idx as answer_turn_idx
     from turns
     inner join qa_chunks as chunks on turns.first_chunk_id = chunks.chunk_id
-    where turns.speaker_role = 'executive'
+    where
+        turns.speaker_role = 'executive'
+        and len(string_split(trim(chunks.chunk_text), ' ')) >= {{ var('qa_min_answer_words') }}
+
+),
+
+non_answers as (
+
+    select distinct answer_candidates.chunk_id
+    from answer_candidates
+    inner join {{ ref('non_answer_patterns') }} as patterns
+        on length(answer_candidates.chunk_text) < {{ var('qa_non_answer_max_chars') }}
+            and regexp_matches(lower(answer_candidates.chunk_text), lower(patterns.pattern))
+
+),
+
+answers as (
+
+    select answer_candidates.*
+    from answer_candidates
+    left join non_answers on answer_candidates.chunk_id = non_answers.chunk_id
+    where non_answers.chunk_id is null
 
 ),
 
 pairs as (
 
     select
-        questions.chunk_id as anchor_chunk_id,
-        questions.doc_id as anchor_doc_id,
-        questions.chunk_text as anchor_text,
-        questions.knowledge_ts as anchor_knowledge_ts,
-        answers.chunk_id as positive_chunk_id,
-        answers.doc_id as positive_doc_id,
-        answers.chunk_text as positive_text,
-        answers.knowledge_ts as positive_knowledge_ts,
-        questions.ticker,
-        questions.fiscal_period
-    from questions
+        {{ chunk_pair_columns(
+            'question_texts', 'answers',
+            anchor_text="case when length(question_texts.question_text) >= 25 then question_texts.question_text
+                else question_texts.chunk_text end"
+        ) }}
+    from question_texts
     inner join answers
-        on questions.doc_id = answers.doc_id
-            and answers.turn_idx = questions.turn_idx + 1
+        on question_texts.doc_id = answers.doc_id
+            and answers.answer_turn_idx = question_texts.question_turn_idx + 1
 
 )
 

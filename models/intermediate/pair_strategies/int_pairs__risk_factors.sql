@@ -5,10 +5,12 @@
 --     (one passing mention, a definition list naming "wildfires", is not a discussion of the risk); it
 --     pairs with the factor it matches most often (ties: factor name), so no chunk is the positive of
 --     two descriptions;
+--   * a list of defined terms ("1.222 Wildfire Insurance Proceeds means ...") names risks without
+--     discussing them: such chunks never pair (macros/text/is_definition_list.sql);
 --   * each factor keeps at most var risk_factor_cap_per_factor chunks: 10-K risk-factor sections
 --     (item_1a) first, then the most matches, then a fixed hash order.
--- The anchor is not a chunk: anchor_chunk_id is 'risk_factor:<name>', anchor_doc_id
--- 'risk_factor_taxonomy', and the pair's knowledge_ts is the chunk's.
+-- The anchor is free text, not a chunk: anchor_chunk_id is null, anchor_doc_id 'risk_factor_taxonomy',
+-- and the pair's knowledge_ts is the chunk's.
 with taxonomy as (
 
     select
@@ -34,7 +36,9 @@ best_factor as (
     from {{ ref('int_chunk_risk_factor_matches') }} as matches
     inner join chunks on matches.chunk_id = chunks.chunk_id
     inner join taxonomy on matches.risk_factor = taxonomy.risk_factor
-    where matches.n_matches >= {{ var('risk_factor_min_matches') }}
+    where
+        matches.n_matches >= {{ var('risk_factor_min_matches') }}
+        and not {{ is_definition_list('chunks.chunk_text') }}
     qualify row_number() over (partition by matches.chunk_id order by matches.n_matches desc, matches.risk_factor asc)
         = 1
 
@@ -57,7 +61,7 @@ capped as (
 pairs as (
 
     select
-        'risk_factor:' || taxonomy.risk_factor as anchor_chunk_id,
+        cast(null as varchar) as anchor_chunk_id,
         'risk_factor_taxonomy' as anchor_doc_id,
         taxonomy.description as anchor_text,
         cast(null as timestamp) as anchor_knowledge_ts,

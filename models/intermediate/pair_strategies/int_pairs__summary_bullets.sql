@@ -7,7 +7,10 @@
 --     var summary_bullet_min_figure_share of them, and share >= var summary_bullet_min_shared_terms
 --     content words (capitalised entities of the passage count among them);
 --   * of the passages that qualify, only the best one is kept: most shared figures, then most shared
---     entities, then most shared words, then the shortest chunk (ties by chunk_id).
+--     entities, then most shared words, then the shortest chunk (ties by chunk_id);
+--   * the positive text starts one sentence before the first sentence stating a shared figure: a figure
+--     deep in a long chunk would otherwise lie past the model's window, and the pair would teach a
+--     match with text that never mentions it (the positive is still a span of one whole chunk).
 -- Its weight var can still turn it down (pair_strategies.summary_bullets.weight) or off.
 with bullets as (
 
@@ -111,22 +114,64 @@ best as (
 
 ),
 
+bullet_figure_lists as (
+
+    select
+        figures.chunk_id,
+        list(figures.figure) as bullet_figures
+    from figures
+    inner join best on figures.chunk_id = best.bullet_chunk_id
+    group by figures.chunk_id
+
+),
+
+best_sentences as (
+
+    select
+        best.bullet_chunk_id,
+        best.passage_chunk_id,
+        {{ sentences('passages.chunk_text') }} as passage_sentences,
+        bullet_figure_lists.bullet_figures
+    from best
+    inner join passages on best.passage_chunk_id = passages.chunk_id
+    inner join bullet_figure_lists on best.bullet_chunk_id = bullet_figure_lists.chunk_id
+
+),
+
+positive_spans as (
+
+    select
+        bullet_chunk_id,
+        passage_chunk_id,
+        array_to_string(
+            passage_sentences[
+                greatest(
+                    1,
+                    coalesce(
+                        list_position(
+                            list_transform(
+                                passage_sentences,
+                                sentence -> len(list_intersect({{ extract_figures('sentence') }}, bullet_figures)) > 0
+                            ),
+                            true
+                        ),
+                        1
+                    ) - 1
+                ):
+            ],
+            ' '
+        ) as positive_text
+    from best_sentences
+
+),
+
 pairs as (
 
     select
-        bullets.chunk_id as anchor_chunk_id,
-        bullets.doc_id as anchor_doc_id,
-        bullets.chunk_text as anchor_text,
-        bullets.knowledge_ts as anchor_knowledge_ts,
-        passages.chunk_id as positive_chunk_id,
-        passages.doc_id as positive_doc_id,
-        passages.chunk_text as positive_text,
-        passages.knowledge_ts as positive_knowledge_ts,
-        bullets.ticker,
-        bullets.fiscal_period
-    from best
-    inner join bullets on best.bullet_chunk_id = bullets.chunk_id
-    inner join passages on best.passage_chunk_id = passages.chunk_id
+        {{ chunk_pair_columns('bullets', 'passages', positive_text='positive_spans.positive_text') }}
+    from positive_spans
+    inner join bullets on positive_spans.bullet_chunk_id = bullets.chunk_id
+    inner join passages on positive_spans.passage_chunk_id = passages.chunk_id
 
 )
 

@@ -7,6 +7,8 @@
 --   2 same_section_other_company   the positive's section (q_and_a, item_1a, ...) of another company,
 --                                  drawn from a hash bucket of that section (spread, not always the same few)
 --   3 lexically_close_other_doc    the chunks sharing most idf weight of rare terms with the positive
+--   4 same_source_other_group      (a labelled passage positive) a trainable passage of the same labelled
+--                                  source from another group, drawn from a hash bucket of ~8 passages
 -- A pair takes rule 1's candidates first, then rule 2's, then rule 3's, until it has enough. A pair no
 -- rule finds a negative for keeps one row with null negative_chunk_id and negative_rule 'none_found'
 -- (training_pairs leaves it out; nothing vanishes unseen).
@@ -220,6 +222,75 @@ lexically_close_other_doc as (
 
 ),
 
+-- rule 4: labelled passages, each source's trainable passages spread over hash buckets of ~8
+labelled_candidates as (
+
+    select
+        passages.passage_key,
+        passages.labelled_source,
+        passages.group_id
+    from {{ ref('int_labelled_passages') }} as passages
+    inner join {{ ref('int_document_splits') }} as splits on passages.passage_key = splits.document_id
+    where splits.is_trainable and length(passages.passage_text) >= {{ var('min_chunk_chars') }}
+
+),
+
+labelled_sizes as (
+
+    select
+        labelled_source,
+        greatest(1, count(*) // 8) as n_buckets
+    from labelled_candidates
+    group by labelled_source
+
+),
+
+labelled_pool as (
+
+    select
+        labelled_candidates.*,
+        floor(
+            {{ stable_fraction('labelled_candidates.passage_key', 'negative_bucket') }} * labelled_sizes.n_buckets
+        ) as bucket
+    from labelled_candidates
+    inner join labelled_sizes on labelled_candidates.labelled_source = labelled_sizes.labelled_source
+
+),
+
+labelled_pair_buckets as (
+
+    select
+        pairs.pair_id,
+        passages.labelled_source,
+        passages.group_id,
+        floor({{ stable_fraction('pairs.pair_id', 'negative_bucket') }} * labelled_sizes.n_buckets) as bucket
+    from pairs
+    inner join {{ ref('int_labelled_passages') }} as passages on pairs.positive_chunk_id = passages.passage_key
+    inner join labelled_sizes on passages.labelled_source = labelled_sizes.labelled_source
+
+),
+
+same_source_other_group as (
+
+    select
+        labelled_pair_buckets.pair_id,
+        labelled_pool.passage_key as negative_chunk_id,
+        4 as rule_priority,
+        'same_source_other_group' as negative_rule,
+        row_number() over (
+            partition by labelled_pair_buckets.pair_id
+            order by
+                {{ stable_fraction("labelled_pair_buckets.pair_id || labelled_pool.passage_key", 'negative_pick') }}
+        ) as rule_rank
+    from labelled_pair_buckets
+    inner join labelled_pool
+        on labelled_pair_buckets.labelled_source = labelled_pool.labelled_source
+            and labelled_pair_buckets.bucket = labelled_pool.bucket
+            and labelled_pair_buckets.group_id <> labelled_pool.group_id
+    qualify rule_rank <= {{ n_negatives }}
+
+),
+
 all_candidates as (
 
     select * from same_company_other_period
@@ -227,6 +298,27 @@ all_candidates as (
     select * from same_section_other_company
     union all
     select * from lexically_close_other_doc
+    union all
+    select * from same_source_other_group
+
+),
+
+-- what a negative can be: a curated chunk or a labelled passage
+documents as (
+
+    select
+        chunk_id as document_id,
+        doc_id,
+        chunk_text as document_text,
+        knowledge_ts
+    from chunks
+    union all
+    select
+        passage_key as document_id,
+        {{ labelled_key('labelled_source', 'group_id') }} as doc_id,
+        passage_text as document_text,
+        knowledge_ts
+    from {{ ref('int_labelled_passages') }}
 
 ),
 
@@ -244,7 +336,7 @@ chosen as (
 )
 
 select
-    md5(pairs.pair_id || '|' || coalesce(negative.chunk_id, 'none_found')) as example_id,
+    md5(pairs.pair_id || '|' || coalesce(negative.document_id, 'none_found')) as example_id,
     pairs.pair_id,
     pairs.strategy,
     pairs.anchor_chunk_id,
@@ -253,9 +345,9 @@ select
     pairs.positive_chunk_id,
     pairs.positive_doc_id,
     pairs.positive_text,
-    negative.chunk_id as negative_chunk_id,
+    negative.document_id as negative_chunk_id,
     negative.doc_id as negative_doc_id,
-    negative.chunk_text as negative_text,
+    negative.document_text as negative_text,
     coalesce(chosen.negative_rule, 'none_found') as negative_rule,
     chosen.negative_rank,
     pairs.ticker,
@@ -266,4 +358,4 @@ from pairs
 left join chosen
     on pairs.pair_id = chosen.pair_id
         and chosen.negative_rank <= {{ n_negatives }}
-left join chunks as negative on chosen.negative_chunk_id = negative.chunk_id
+left join documents as negative on chosen.negative_chunk_id = negative.document_id

@@ -1,5 +1,9 @@
--- The held-out evaluation pairs (split_status = 'eval') with their query key: one query per distinct
--- anchor text. eval_queries and eval_qrels both read this, so their query_ids always agree.
+-- The held-out evaluation pairs (split_status = 'eval') whose positive is a curated chunk, with their
+-- query key: one query per distinct anchor text. eval_queries and eval_qrels both read this, so their
+-- query_ids always agree. (Labelled pairs are evaluated as sets of their own: eval_queries.)
+-- A query whose text also anchors a pair outside the eval split is left out: training may have seen
+-- that very text (a risk-factor description anchors pairs of every company), and scoring it would
+-- reward memorising the query rather than retrieval.
 with pairs as (
 
     select * from {{ ref('int_pairs_unioned') }}
@@ -9,6 +13,23 @@ with pairs as (
 splits as (
 
     select * from {{ ref('int_pairs_split') }}
+
+),
+
+eval_chunks as (
+
+    select chunk_id
+    from {{ ref('int_chunk_splits') }}
+    where split = 'eval'
+
+),
+
+non_eval_anchors as (
+
+    select distinct pairs.anchor_text
+    from pairs
+    inner join splits on pairs.pair_id = splits.pair_id
+    where splits.split_status <> 'eval'
 
 )
 
@@ -23,4 +44,6 @@ select
     pairs.knowledge_ts
 from pairs
 inner join splits on pairs.pair_id = splits.pair_id
-where splits.split_status = 'eval'
+inner join eval_chunks on pairs.positive_chunk_id = eval_chunks.chunk_id
+left join non_eval_anchors on pairs.anchor_text = non_eval_anchors.anchor_text
+where splits.split_status = 'eval' and non_eval_anchors.anchor_text is null

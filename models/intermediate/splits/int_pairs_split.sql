@@ -7,6 +7,8 @@
 --   excluded_eval_document        a chunk of a document that also holds eval-split chunks
 --   excluded_after_cutoff         a text not public before var training_cutoff (point in time)
 --   excluded_near_eval_duplicate  a chunk near-duplicates an eval chunk (int_chunk_splits)
+-- Both sides are looked up in int_document_splits (curated chunks and labelled passages alike); an anchor
+-- that is no document (a taxonomy description, a labelled question) follows its positive.
 --   excluded_by_weight            outside the strategy's weight sample: stable_fraction(pair_id) >= weight
 --   train                         a training pair (gets hard negatives next)
 with pairs as (
@@ -15,9 +17,9 @@ with pairs as (
 
 ),
 
-chunk_splits as (
+document_splits as (
 
-    select * from {{ ref('int_chunk_splits') }}
+    select * from {{ ref('int_document_splits') }}
 
 ),
 
@@ -34,9 +36,8 @@ joined as (
         or positive_split.near_eval_chunk_id is not null as has_near_eval_duplicate,
         {{ stable_fraction('pairs.pair_id', 'strategy_weight') }} as weight_fraction
     from pairs
-    -- a strategy's anchor need not be a chunk (risk_factors anchors are taxonomy descriptions)
-    left join chunk_splits as anchor_split on pairs.anchor_chunk_id = anchor_split.chunk_id
-    inner join chunk_splits as positive_split on pairs.positive_chunk_id = positive_split.chunk_id
+    left join document_splits as anchor_split on pairs.anchor_chunk_id = anchor_split.document_id
+    inner join document_splits as positive_split on pairs.positive_chunk_id = positive_split.document_id
 
 )
 

@@ -1,4 +1,8 @@
-"""Every knob of a LoRA fine-tuning run, validated, and the hash that names a run's artifacts."""
+"""Every knob of a fine-tuning run, validated, and the hash that names a run's artifacts.
+
+The defaults are the `training` var of `dbt_project.yml`, written there once: `TrainingConfig()` is
+the configuration a plain `dbt build` trains with.
+"""
 
 from __future__ import annotations
 
@@ -8,66 +12,78 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import pandas as pd
 
+from vectorfin.project import project_var
+
 DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-MIN_LEARNING_RATE = 1e-5
-MAX_LEARNING_RATE = 1e-4
+# LoRA adapters train at 1e-4..1e-3, full fine-tuning at 1e-5..1e-4; outside this range a run
+# either does not move or diverges, so such a value is a typo rather than a choice.
+MIN_LEARNING_RATE = 1e-6
+MAX_LEARNING_RATE = 1e-2
+METHODS = ("lora", "full")
 PAIR_COLUMNS = ("pair_id", "strategy", "anchor_text", "positive_text", "negative_text")
 # Bump when the hashed representation changes, so old artifacts are not mistaken for new ones.
-HASH_FORMAT_VERSION = "1"
+HASH_FORMAT_VERSION = "2"
+
+_DEFAULTS: dict[str, Any] = project_var("training")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Settings of one fine-tuning run; defaults suit all-MiniLM-L6-v2 on a few thousand pairs."""
+    """Settings of one fine-tuning run; the meaning of each is documented in dbt_project.yml."""
 
-    base_model: str | None = None  # a local SentenceTransformer folder; None: the packaged MiniLM
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
-    # BERT names: attention projections plus the attention-output and feed-forward `dense` layers.
-    target_modules: tuple[str, ...] = ("query", "key", "value", "dense")
-    # The pooler's `dense` also matches, but mean pooling never uses it: adapting it is wasted.
-    exclude_modules: tuple[str, ...] = ("pooler.dense",)
-    learning_rate: float = 5e-5
-    epochs: int = 1
-    batch_size: int = 32
-    # Above this batch size, GradCache (CachedMultipleNegativesRankingLoss) bounds memory.
-    cached_loss_above_batch: int = 64
-    mini_batch_size: int = 32
-    scale: float = 20.0  # MultipleNegativesRankingLoss scale = 1 / temperature
-    warmup_ratio: float = 0.1
-    max_seq_length: int = 256
-    seed: int = 42
-    early_stopping_patience: int | None = None  # evaluations without improvement; None: off
-    eval_fraction: float = 0.0  # share of the pairs held out for early stopping if no eval set is given
-    eval_steps: int = 50
+    base_model: str | None = _DEFAULTS["base_model"]
+    method: str = _DEFAULTS["method"]
+    lora_r: int = _DEFAULTS["lora_r"]
+    lora_alpha: int = _DEFAULTS["lora_alpha"]
+    lora_dropout: float = _DEFAULTS["lora_dropout"]
+    target_modules: tuple[str, ...] = tuple(_DEFAULTS["target_modules"])
+    exclude_modules: tuple[str, ...] = tuple(_DEFAULTS["exclude_modules"])
+    learning_rate: float = _DEFAULTS["learning_rate"]
+    epochs: int = _DEFAULTS["epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    mini_batch_size: int | None = _DEFAULTS["mini_batch_size"]
+    gradient_checkpointing: bool = _DEFAULTS["gradient_checkpointing"]
+    scale: float = _DEFAULTS["scale"]
+    warmup_ratio: float = _DEFAULTS["warmup_ratio"]
+    max_seq_length: int = _DEFAULTS["max_seq_length"]
+    max_pairs: int | None = _DEFAULTS["max_pairs"]
+    seed: int = _DEFAULTS["seed"]
+    early_stopping_patience: int | None = _DEFAULTS["early_stopping_patience"]
+    eval_fraction: float = _DEFAULTS["eval_fraction"]
+    eval_steps: int = _DEFAULTS["eval_steps"]
+    checkpoint_steps: int = _DEFAULTS["checkpoint_steps"]
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for item in fields(self):
+            object.__setattr__(
+                self, item.name, _convert(item.name, getattr(self, item.name), hints[item.name])
+            )
         problems = _problems(self)
         if problems:
-            raise ValueError("invalid TrainingConfig: " + "; ".join(problems))
+            raise ValueError("invalid training settings: " + "; ".join(problems))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainingConfig:
-        """Build from a dbt `var()`/`config()` dict, converting YAML scalars to the field types.
+        """Build from a dbt `var()`/`config()` dict; keys left out keep the project defaults.
 
         YAML reads `5e-5` as a string, so numbers given as text are accepted; unknown keys are
         rejected because a misspelt knob would otherwise be silently ignored.
         """
         values = dict(values or {})
-        hints = typing.get_type_hints(cls)
-        unknown = sorted(set(values) - set(hints))
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(
                 f"unknown training setting(s) {', '.join(unknown)}; "
-                f"valid settings: {', '.join(sorted(hints))}"
+                f"valid settings: {', '.join(sorted(known))}"
             )
-        return cls(**{name: _convert(name, value, hints[name]) for name, value in values.items()})
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +94,22 @@ class TrainingConfig:
     def base_model_name(self) -> str:
         """How the base model is named in results and model cards (never a machine-specific path)."""
         return self.base_model or DEFAULT_BASE_MODEL_NAME
+
+    @property
+    def sequences_per_example(self) -> int:
+        """Anchor, positive and hard negative: the texts one training example puts through the model."""
+        return 3
+
+    @property
+    def sequences_in_memory(self) -> int:
+        """Sequences whose activations one forward/backward pass holds at once.
+
+        With GradCache (`mini_batch_size` set) the batch's embeddings are computed without graphs
+        first and the loss is back-propagated one mini-batch at a time, so memory follows the
+        mini-batch, not the batch; without it, every text of the batch is in the graph together.
+        """
+        whole_batch = self.batch_size * self.sequences_per_example
+        return whole_batch if self.mini_batch_size is None else min(self.mini_batch_size, whole_batch)
 
     def resolved_base_model(self) -> str:
         """The folder SentenceTransformer loads the base model from."""
@@ -90,51 +122,74 @@ class TrainingConfig:
 
 def _problems(config: TrainingConfig) -> list[str]:
     problems = []
+    if config.method not in METHODS:
+        problems.append(f"method must be one of {', '.join(METHODS)}, got {config.method!r}")
     if not MIN_LEARNING_RATE <= config.learning_rate <= MAX_LEARNING_RATE:
         problems.append(
-            f"learning_rate={config.learning_rate} is outside [{MIN_LEARNING_RATE}, {MAX_LEARNING_RATE}], "
-            "the range in which LoRA on a small sentence encoder trains stably"
+            f"learning_rate={config.learning_rate} is outside [{MIN_LEARNING_RATE}, {MAX_LEARNING_RATE}]: "
+            "LoRA trains at 1e-4..1e-3 and full fine-tuning at 1e-5..1e-4"
         )
-    for name in ("lora_r", "lora_alpha", "epochs", "batch_size", "mini_batch_size", "max_seq_length"):
+    for name in (
+        "lora_r",
+        "lora_alpha",
+        "epochs",
+        "batch_size",
+        "max_seq_length",
+        "eval_steps",
+        "checkpoint_steps",
+    ):
         if getattr(config, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(config, name)}")
-    if config.eval_steps < 1:
-        problems.append(f"eval_steps must be at least 1, got {config.eval_steps}")
-    if config.cached_loss_above_batch < 1:
-        problems.append(f"cached_loss_above_batch must be at least 1, got {config.cached_loss_above_batch}")
+    for name in ("mini_batch_size", "max_pairs", "early_stopping_patience"):
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            problems.append(f"{name} must be at least 1 or null, got {value}")
+    if config.batch_size < 2:
+        problems.append("batch_size must be at least 2: in-batch negatives need a second example")
     for name in ("lora_dropout", "warmup_ratio", "eval_fraction"):
         if not 0.0 <= getattr(config, name) < 1.0:
             problems.append(f"{name} must be in [0, 1), got {getattr(config, name)}")
-    if config.scale <= 0:
-        problems.append(f"scale must be positive, got {config.scale}")
+    if not 0 < config.scale <= 100:
+        problems.append(f"scale must be in (0, 100] (1 / temperature of the loss), got {config.scale}")
     if not config.target_modules:
         problems.append("target_modules must name at least one module")
-    if config.early_stopping_patience is not None and config.early_stopping_patience < 1:
+    if config.max_seq_length > 512:
         problems.append(
-            f"early_stopping_patience must be at least 1 or None, got {config.early_stopping_patience}"
+            f"max_seq_length must be at most 512 (the model's positions), got {config.max_seq_length}"
         )
     return problems
 
 
 def _convert(name: str, value: Any, hint: Any) -> Any:
-    """Coerce one mapping value to the field's declared type, or explain why it cannot be."""
+    """Coerce one value to the field's declared type, or explain why it cannot be."""
     if value is None:
-        return None
+        if _is_optional(hint):
+            return None
+        raise ValueError(f"training setting {name} must be set (it cannot be null)")
     target = _non_optional(hint)
     try:
         if target is tuple:
             return (value,) if isinstance(value, str) else tuple(str(item) for item in value)
+        if target is bool:
+            return _as_bool(value)
         if target is int:
             return _as_int(value)
         if target is float:
             if isinstance(value, bool):
                 raise TypeError("a boolean is not a number")
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError("not a finite number")
+            return number
         return str(value)
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"training setting {name}={value!r} is not a valid {target.__name__}: {error}"
         ) from None
+
+
+def _is_optional(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
 
 
 def _non_optional(hint: Any) -> Any:
@@ -151,6 +206,14 @@ def _as_int(value: Any) -> int:
     if not number.is_integer():
         raise ValueError("expected a whole number")
     return int(number)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise TypeError("expected true or false")
 
 
 def content_hash(

@@ -27,6 +27,8 @@ METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "map@100")
 RANK_DEPTH = 100  # the deepest cut-off any metric looks at
 DEFAULT_MAX_SEQ_LENGTH = 256
 RESULT_COLUMNS = ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
+BM25_LABEL = "bm25"
+RRF_K = 60  # the reciprocal rank fusion constant of Cormack et al. (2009)
 
 # A scorer maps (query texts, chunk texts) to a (queries x chunks) similarity matrix.
 ChunkScorer = Callable[[list[str], list[str]], np.ndarray]
@@ -189,48 +191,49 @@ def bm25_scorer(k1: float = 1.5, b: float = 0.75) -> ChunkScorer:
 # --- evaluation --------------------------------------------------------------------------
 
 
-def rank_documents(chunk_scores: np.ndarray, chunks: Chunks, depth: int = RANK_DEPTH) -> list[list[str]]:
-    """Per query, the top `depth` doc ids, each document scored by its best chunk."""
-    doc_scores = np.maximum.reduceat(chunk_scores, chunks.starts[:-1], axis=1)
+def document_scores(chunk_scores: np.ndarray, chunks: Chunks) -> np.ndarray:
+    """(queries x documents): each document scored by its best chunk."""
+    return np.maximum.reduceat(chunk_scores, chunks.starts[:-1], axis=1)
+
+
+def rank_documents(
+    doc_scores: np.ndarray, doc_ids: Sequence[str], depth: int = RANK_DEPTH
+) -> list[list[str]]:
+    """Per query, the top `depth` doc ids, best first."""
     # Stable sort on the negated scores: ties keep corpus order, so rankings are reproducible.
     order = np.argsort(-doc_scores, axis=1, kind="stable")[:, :depth]
-    return [[chunks.doc_ids[index] for index in row] for row in order]
+    return [[doc_ids[index] for index in row] for row in order]
 
 
-def evaluate_scorer(
-    scorer: ChunkScorer,
-    queries: pd.DataFrame,
-    chunks_by_set: Mapping[str, Chunks],
-    qrels: pd.DataFrame,
-) -> pd.DataFrame:
-    """Mean metrics per eval_set with a corpus; only queries with a relevant document count."""
-    relevant = qrels[qrels["relevance"] > 0]
-    judgements: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-    for eval_set, query_id, doc_id, grade in relevant[
-        ["eval_set", "query_id", "doc_id", "relevance"]
-    ].itertuples(index=False):
-        judgements[(eval_set, query_id)][doc_id] = int(grade)
-    rows = []
-    for eval_set, chunks in chunks_by_set.items():
-        set_queries = queries[queries["eval_set"] == eval_set]
-        judged = set_queries[[(eval_set, query_id) in judgements for query_id in set_queries["query_id"]]]
-        if judged.empty:
-            continue
-        rankings = rank_documents(scorer(judged["query_text"].tolist(), chunks.texts), chunks)
-        per_query = [
-            query_metrics(ranking, judgements[(eval_set, query_id)])
-            for ranking, query_id in zip(rankings, judged["query_id"], strict=True)
-        ]
-        rows.extend(
-            {
-                "eval_set": eval_set,
-                "metric": metric,
-                "value": float(np.mean([m[metric] for m in per_query])),
-                "n_queries": len(per_query),
-            }
-            for metric in METRICS
-        )
-    return pd.DataFrame(rows, columns=["eval_set", "metric", "value", "n_queries"])
+def reciprocal_rank_fusion(
+    dense_scores: np.ndarray, keyword_scores: np.ndarray, dense_weight: float, k: int = RRF_K
+) -> np.ndarray:
+    """Weighted reciprocal rank fusion of two (queries x documents) score matrices.
+
+    A document scores w / (k + its dense rank) + (1 - w) / (k + its keyword rank), ranks from 1.
+    Ranks, not raw scores, are fused: cosine similarities and BM25 scores live on unrelated scales.
+    The weight matters: where keyword search is weak, an equal-weight fusion falls below dense alone.
+    """
+    return dense_weight / (k + _ranks(dense_scores)) + (1 - dense_weight) / (k + _ranks(keyword_scores))
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    return ranks
+
+
+def set_metrics(
+    doc_scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], judgements: Mapping[str, dict]
+) -> dict[str, float]:
+    """Mean metrics over a set's queries, from their (queries x documents) scores."""
+    rankings = rank_documents(doc_scores, doc_ids)
+    per_query = [
+        query_metrics(ranking, judgements[query_id])
+        for ranking, query_id in zip(rankings, query_ids, strict=True)
+    ]
+    return {metric: float(np.mean([m[metric] for m in per_query])) for metric in METRICS}
 
 
 def evaluate_models(
@@ -241,34 +244,89 @@ def evaluate_models(
     run_ids: Mapping[str, str] | None = None,
     max_seq_length: int | None = None,
     batch_size: int = 64,
+    hybrid_dense_weight: float | None = None,
 ) -> pd.DataFrame:
     """Metrics of every model on every eval_set, long format (one row per model, set, metric).
 
     `models` maps a label ('base', 'tuned', ...) to a SentenceTransformer, or to None for BM25.
-    `run_ids` gives each label's model_run_id (default: the label). Chunks are cut with the
-    first dense model's tokenizer (the packaged base tokenizer when there is none) to the
-    smallest window of the dense models, or `max_seq_length` when that is smaller.
+    With `hybrid_dense_weight`, every dense model is also fused with BM25 by weighted reciprocal
+    rank (label '<model>+bm25'). `run_ids` gives each label's model_run_id (default: the label).
+    Chunks are cut with the first dense model's tokenizer (the packaged base tokenizer when there
+    is none) to the smallest window of the dense models, or `max_seq_length` when that is smaller.
+    Only queries with a relevant document count.
     """
     dense = [model for model in models.values() if model is not None]
     limits = [model.max_seq_length for model in dense] + ([max_seq_length] if max_seq_length else [])
     window = min(limits) if limits else DEFAULT_MAX_SEQ_LENGTH
     tokenizer = dense[0].tokenizer if dense else _base_tokenizer()
-    chunks_by_set = {
-        eval_set: chunk_corpus(
+    judgements = _judgements(qrels)
+    scorers = {
+        label: bm25_scorer() if model is None else dense_scorer(model, batch_size)
+        for label, model in models.items()
+    }
+    if hybrid_dense_weight is not None:
+        scorers.setdefault(BM25_LABEL, bm25_scorer())
+    rows = []
+    for eval_set, docs in corpus.groupby("eval_set", sort=True):
+        set_queries = queries[queries["eval_set"] == eval_set]
+        judged = set_queries[[(eval_set, query_id) in judgements for query_id in set_queries["query_id"]]]
+        if judged.empty:
+            continue
+        chunks = chunk_corpus(
             docs["doc_id"].tolist(), docs["doc_text"].fillna("").tolist(), tokenizer, window
         )
-        for eval_set, docs in corpus.groupby("eval_set", sort=True)
-    }
-    frames = []
-    for label, model in models.items():
-        scorer = bm25_scorer() if model is None else dense_scorer(model, batch_size)
-        frame = evaluate_scorer(scorer, queries, chunks_by_set, qrels)
-        frame.insert(0, "model", label)
-        frame.insert(1, "model_run_id", (run_ids or {}).get(label, label))
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+        set_judgements = {query_id: judgements[(eval_set, query_id)] for query_id in judged["query_id"]}
+        scores = {
+            label: document_scores(scorer(judged["query_text"].tolist(), chunks.texts), chunks)
+            for label, scorer in scorers.items()
+        }
+        results = {label: scores[label] for label in models}
+        if hybrid_dense_weight is not None:
+            for label, model in models.items():
+                if model is not None:
+                    results[f"{label}+{BM25_LABEL}"] = reciprocal_rank_fusion(
+                        scores[label], scores[BM25_LABEL], hybrid_dense_weight
+                    )
+        for label, doc_scores in results.items():
+            metrics = set_metrics(doc_scores, chunks.doc_ids, judged["query_id"].tolist(), set_judgements)
+            rows.extend(
+                {
+                    "model": label,
+                    "model_run_id": _run_id(label, run_ids),
+                    "eval_set": eval_set,
+                    "metric": metric,
+                    "value": value,
+                    "n_queries": len(judged),
+                }
+                for metric, value in metrics.items()
+            )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def _judgements(qrels: pd.DataFrame) -> dict[tuple[str, str], dict[str, int]]:
+    relevant = qrels[qrels["relevance"] > 0]
+    judgements: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for eval_set, query_id, doc_id, grade in relevant[
+        ["eval_set", "query_id", "doc_id", "relevance"]
+    ].itertuples(index=False):
+        judgements[(eval_set, query_id)][doc_id] = int(grade)
+    return judgements
+
+
+def _run_id(label: str, run_ids: Mapping[str, str] | None) -> str:
+    """A hybrid's run id joins its parts' ids: `<dense run>+bm25`."""
+    parts = label.split("+")
+    return "+".join((run_ids or {}).get(part, part) for part in parts)
+
+
+def sts_spearman(model: SentenceTransformer, pairs: pd.DataFrame, batch_size: int = 64) -> float:
+    """Spearman correlation of the cosine similarity of (sentence_1, sentence_2) with the gold score:
+    the STS Benchmark's metric, here the guard against forgetting general language."""
+    encode = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_numpy": True}
+    first = model.encode(pairs["sentence_1"].tolist(), **encode)
+    second = model.encode(pairs["sentence_2"].tolist(), **encode)
+    cosine = pd.Series((first * second).sum(axis=1))
+    return float(cosine.corr(pd.Series(pairs["score"].to_numpy(dtype=float)), method="spearman"))
 
 
 def _base_tokenizer() -> PreTrainedTokenizerBase:

@@ -18,10 +18,13 @@ from sentence_transformers import SentenceTransformer
 from vectorfin.config import Settings
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
-from vectorfin.ml.evaluation import evaluate_models
+from vectorfin.ml.evaluation import evaluate_models, sts_spearman
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 
 logger = logging.getLogger(__name__)
+
+STS_EVAL_SET = "stsb"
+STS_COLUMNS = ("sentence_1", "sentence_2", "score")
 
 TRAINING_RUN_COLUMNS = [
     "run_id",
@@ -113,9 +116,11 @@ def train(
     eval_pairs: pd.DataFrame | None = None,
     device: str | None = None,
 ) -> pd.DataFrame:
-    """Train (or reuse the artifact for identical pairs and config); one `training_runs` row."""
+    """Train on at most `config.max_pairs` examples (a stable sample), or reuse the artifact of
+    identical pairs and config; one `training_runs` row."""
     if pairs.empty:
         raise ValueError("training_pairs is empty: there is nothing to train on")
+    pairs = sample_pairs(pairs, config.max_pairs)
     use_eval = eval_pairs if config.early_stopping_patience and eval_pairs is not None else None
     result = train_or_reuse(pairs, config, artifacts_dir, eval_pairs_df=use_eval, device=device)
     return training_run_row(result)
@@ -159,14 +164,21 @@ def evaluate(
     max_queries: int | None = None,
     max_corpus: int | None = None,
     batch_size: int = 64,
+    hybrid_dense_weight: float | None = None,
+    sts_pairs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Base model, tuned model and BM25 on every evaluation set, one row per (model, set, metric).
+    """Base model, tuned model, BM25 and each model fused with BM25 on every evaluation set, one row
+    per (model, set, metric); with `sts_pairs` (STS Benchmark), the Spearman correlation of base and
+    tuned on eval set `stsb`, the guard against forgetting general language.
 
     Scores are deterministic for a given run and evaluation data, so they are stored in the run's
     artifact folder under a hash of that data: an unchanged rebuild encodes nothing.
     """
     queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, max_queries, max_corpus)
-    cached = Path(run["artifact_path"]) / "evaluations" / f"{_frames_hash(queries, corpus, qrels)}.parquet"
+    sts_pairs = sts_pairs if sts_pairs is not None else pd.DataFrame(columns=STS_COLUMNS)
+    settings = pd.DataFrame({"hybrid_dense_weight": [hybrid_dense_weight]})
+    key = _frames_hash(queries, corpus, qrels, sts_pairs[list(STS_COLUMNS)], settings)
+    cached = Path(run["artifact_path"]) / "evaluations" / f"{key}.parquet"
     if cached.exists():
         logger.info("Reusing evaluation %s", cached)
         return pd.read_parquet(cached)
@@ -185,7 +197,21 @@ def evaluate(
         run_ids=run_ids,
         max_seq_length=config.max_seq_length,
         batch_size=batch_size,
+        hybrid_dense_weight=hybrid_dense_weight,
     )
+    if len(sts_pairs):
+        sts = [
+            {
+                "model": label,
+                "model_run_id": run_ids[label],
+                "eval_set": STS_EVAL_SET,
+                "metric": "spearman",
+                "value": sts_spearman(models[label], sts_pairs, batch_size),
+                "n_queries": len(sts_pairs),
+            }
+            for label in ("base", "tuned")
+        ]
+        metrics = pd.concat([metrics, pd.DataFrame(sts, columns=metrics.columns)], ignore_index=True)
     cached.parent.mkdir(exist_ok=True)
     metrics.to_parquet(cached)
     return metrics

@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,11 +37,17 @@ from transformers.trainer_callback import PrinterCallback
 
 from vectorfin.ml.config import TrainingConfig, content_hash
 from vectorfin.ml.device import DeviceChoice, choose_device
+from vectorfin.ml.memory import check_training_fits
+from vectorfin.ml.progress import TrainingProgressLog
 
 logger = logging.getLogger(__name__)
 
 RESULT_MARKER = "training_result.json"
 ADAPTER_DIR = "adapter"
+# Resumable checkpoints of unfinished runs: <artifacts root>/CHECKPOINTS_DIR/<content hash>/checkpoint-<step>.
+CHECKPOINTS_DIR = ".checkpoints"
+# The trainer writes this file last into a checkpoint folder: without it the checkpoint is incomplete.
+CHECKPOINT_COMPLETE_FILE = "trainer_state.json"
 # What SentenceTransformer needs to rebuild the merged model, plus the completeness marker.
 REQUIRED_ARTIFACT_FILES = ("modules.json", "config.json", "model.safetensors", RESULT_MARKER)
 LOSS_CURVE_POINTS = 100
@@ -72,6 +77,7 @@ class TrainingResult:
     trained_at: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     reused: bool = False
+    resumed_from_step: int = 0  # > 0 when the run continued from a checkpoint of a killed run
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -84,44 +90,56 @@ class TrainingResult:
         return cls(**values)
 
 
-def train_lora(
+def train_model(
     pairs_df: pd.DataFrame,
     config: TrainingConfig,
     output_dir: str | Path,
     eval_pairs_df: pd.DataFrame | None = None,
     device: DeviceChoice | str | None = None,
 ) -> TrainingResult:
-    """Fine-tune a LoRA adapter with MultipleNegativesRankingLoss and save the merged model.
+    """Fine-tune (a LoRA adapter, or every weight) with MultipleNegativesRankingLoss; save the model.
 
-    `device` is a DeviceChoice or a preferred device name; None picks the best available.
+    `device` is a DeviceChoice or a preferred device name; None picks the best available. Training
+    checkpoints every `config.checkpoint_steps` steps beside `output_dir` (see `checkpoint_dir`), and a
+    run of the same pairs and config that finds a checkpoint resumes from it instead of step 0.
     """
     output_dir = Path(output_dir)
     choice = device if isinstance(device, DeviceChoice) else choose_device(device)
     run_hash = content_hash(pairs_df, config, eval_pairs_df)  # also checks the pair columns
     train_df, eval_df = _split_train_eval(pairs_df, eval_pairs_df, config)
-    run_id = f"lora-{run_hash[:12]}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    check_training_fits(config, choice.device)
+    run_id = f"{config.method}-{run_hash[:12]}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
     set_seed(config.seed)  # before add_adapter, which draws the LoRA initial weights
     model = SentenceTransformer(config.resolved_base_model(), device=choice.device, local_files_only=True)
     model.max_seq_length = config.max_seq_length
-    model.add_adapter(_lora_config(config))
+    if config.method == "lora":
+        model.add_adapter(_lora_config(config))
+    if config.gradient_checkpointing:
+        _enable_gradient_checkpointing(model)
     trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total_params = sum(p.numel() for p in model.parameters())
     logger.info(
-        "Run %s: %d training pairs, %d eval pairs, %d of %d parameters trainable",
+        "Run %s: %d training pairs, %d eval pairs, %d of %d parameters trainable (%.2f%%)",
         run_id,
         len(train_df),
         0 if eval_df is None else len(eval_df),
         trainable_params,
         total_params,
+        100 * trainable_params / total_params,
     )
 
-    with tempfile.TemporaryDirectory(prefix="vectorfin-lora-") as scratch:
-        trainer = _trainer(model, config, choice, train_df, eval_df, Path(scratch))
-        started = time.perf_counter()
-        trainer.train()
-        duration_s = time.perf_counter() - started
+    checkpoints = checkpoint_dir(output_dir)
+    resume_from = last_complete_checkpoint(checkpoints)
+    resumed = _resumed_state(resume_from)
+    if resume_from is not None:
+        logger.info("Run %s: resuming from %s (step %d)", run_id, resume_from, resumed.step)
+    trainer = _trainer(model, config, choice, train_df, eval_df, checkpoints)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    duration_s = time.perf_counter() - started
     state = trainer.state
+    trained_examples = len(train_df) * (state.epoch - resumed.epoch)
 
     result = TrainingResult(
         run_id=run_id,
@@ -134,17 +152,65 @@ def train_lora(
         steps=state.global_step,
         loss_curve=_curve(state.log_history, "loss"),
         duration_s=round(duration_s, 3),
-        pairs_per_second=round(len(train_df) * state.epoch / duration_s, 3) if duration_s else 0.0,
+        pairs_per_second=round(trained_examples / duration_s, 3) if duration_s else 0.0,
         artifact_path=str(output_dir),
         eval_loss_curve=_curve(state.log_history, "eval_loss"),
         n_train_pairs=len(train_df),
         n_eval_pairs=0 if eval_df is None else len(eval_df),
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         config=config.to_dict(),
+        resumed_from_step=resumed.step,
     )
     _save_artifacts(model, config, output_dir, result)
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the finished artifact supersedes them
     logger.info("Run %s: %d steps in %.1fs, saved to %s", run_id, result.steps, duration_s, output_dir)
     return result
+
+
+def checkpoint_dir(output_dir: Path) -> Path:
+    """Where the run that will be saved to `output_dir` keeps its resumable checkpoints."""
+    return output_dir.parent / CHECKPOINTS_DIR / output_dir.name
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The latest checkpoint the trainer finished writing; a half-written one (killed mid-save) is
+    removed, so that the run resumes from the one before it."""
+    if not folder.is_dir():
+        return None
+    complete = None
+    for checkpoint in sorted(folder.glob("checkpoint-*"), key=_checkpoint_step):
+        if (checkpoint / CHECKPOINT_COMPLETE_FILE).is_file():
+            complete = checkpoint
+        else:
+            logger.warning("Removing the incomplete checkpoint %s", checkpoint)
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    return complete
+
+
+def _checkpoint_step(checkpoint: Path) -> int:
+    suffix = checkpoint.name.rpartition("-")[2]
+    return int(suffix) if suffix.isdigit() else -1
+
+
+@dataclass(frozen=True)
+class _ResumedState:
+    step: int = 0
+    epoch: float = 0.0  # so the rate counts this run's own work only
+
+
+def _resumed_state(checkpoint: Path | None) -> _ResumedState:
+    """Where a checkpoint left off, read before training (the trainer rotates old checkpoints away)."""
+    if checkpoint is None:
+        return _ResumedState()
+    state = json.loads((checkpoint / CHECKPOINT_COMPLETE_FILE).read_text())
+    return _ResumedState(step=int(state.get("global_step") or 0), epoch=float(state.get("epoch") or 0.0))
+
+
+def _enable_gradient_checkpointing(model: SentenceTransformer) -> None:
+    transformer = model[0].auto_model
+    transformer.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    # With frozen embeddings (LoRA) the checkpointed blocks' inputs need grads for backward to reach them.
+    transformer.enable_input_require_grads()
 
 
 def train_or_reuse(
@@ -167,7 +233,7 @@ def train_or_reuse(
         else:
             logger.info("Reusing run %s from %s", stored.run_id, target)
             return replace(stored, reused=True, artifact_path=str(target))
-    return train_lora(pairs_df, config, target, eval_pairs_df=eval_pairs_df, device=device)
+    return train_model(pairs_df, config, target, eval_pairs_df=eval_pairs_df, device=device)
 
 
 def load_trained_model(path: str | Path, device: str | None = None) -> SentenceTransformer:
@@ -198,12 +264,13 @@ def read_training_result(path: str | Path) -> TrainingResult:
 
 
 def build_loss(model: SentenceTransformer, config: TrainingConfig) -> nn.Module:
-    """MNRL with in-batch negatives; the GradCache variant once batches outgrow memory."""
-    if config.batch_size > config.cached_loss_above_batch:
-        return CachedMultipleNegativesRankingLoss(
-            model, scale=config.scale, mini_batch_size=config.mini_batch_size
-        )
-    return MultipleNegativesRankingLoss(model, scale=config.scale)
+    """MNRL with in-batch negatives; with `mini_batch_size`, its GradCache variant, whose memory
+    follows the mini-batch whatever the batch size."""
+    if config.mini_batch_size is None:
+        return MultipleNegativesRankingLoss(model, scale=config.scale)
+    return CachedMultipleNegativesRankingLoss(
+        model, scale=config.scale, mini_batch_size=config.mini_batch_size
+    )
 
 
 def _lora_config(config: TrainingConfig) -> LoraConfig:
@@ -273,15 +340,17 @@ def _trainer(
     choice: DeviceChoice,
     train_df: pd.DataFrame,
     eval_df: pd.DataFrame | None,
-    scratch: Path,
+    checkpoints: Path,
 ) -> SentenceTransformerTrainer:
     train = training_datasets(train_df)
     # Eval loss over (anchor, positive) only: one comparable number whatever the negatives.
     evaluation = None if eval_df is None else _dataset(eval_df, with_negative=False)
     planned_steps = _planned_steps(train, config)
     early_stopping = config.early_stopping_patience is not None
+    # Early stopping keeps its best checkpoint, so checkpoints then follow the evaluations.
+    save_steps = config.eval_steps if early_stopping else config.checkpoint_steps
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(scratch),  # only early-stopping checkpoints land here, and are discarded
+        output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
@@ -296,8 +365,8 @@ def _trainer(
         logging_steps=max(1, planned_steps // LOSS_CURVE_POINTS),
         eval_strategy="no" if evaluation is None else "steps",
         eval_steps=config.eval_steps,
-        save_strategy="steps" if early_stopping else "no",
-        save_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=save_steps,
         save_total_limit=1,
         load_best_model_at_end=early_stopping,
         metric_for_best_model="eval_loss",
@@ -311,9 +380,12 @@ def _trainer(
         train_dataset=train,
         eval_dataset=evaluation,
         loss=build_loss(model, config),
-        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)] if early_stopping else None,
+        callbacks=[
+            TrainingProgressLog(),
+            *([EarlyStoppingCallback(config.early_stopping_patience)] if early_stopping else []),
+        ],
     )
-    trainer.remove_callback(PrinterCallback)  # the loss curve is returned, not printed per step
+    trainer.remove_callback(PrinterCallback)  # per-step dicts drown the log; TrainingProgressLog summarises
     return trainer
 
 
@@ -324,13 +396,16 @@ def _curve(log_history: list[dict[str, float]], key: str) -> list[tuple[int, flo
 def _save_artifacts(
     model: SentenceTransformer, config: TrainingConfig, output_dir: Path, result: TrainingResult
 ) -> None:
-    """Adapter first, merged model from that saved adapter, card, and the marker last."""
+    """LoRA: the adapter first, then the merged model from that saved adapter. Full fine-tuning:
+    the model itself. Then the card, and the marker last."""
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / RESULT_MARKER).unlink(missing_ok=True)
-    adapter_dir = output_dir / ADAPTER_DIR
-    model.save(str(adapter_dir), create_model_card=False)
-    merged = _merged_model(config, adapter_dir)
-    merged.save(str(output_dir), create_model_card=False)
+    if config.method == "lora":
+        adapter_dir = output_dir / ADAPTER_DIR
+        model.save(str(adapter_dir), create_model_card=False)
+        _merged_model(config, adapter_dir).save(str(output_dir), create_model_card=False)
+    else:
+        model.save(str(output_dir), create_model_card=False)
     (output_dir / "README.md").write_text(_model_card(result, config))
     (output_dir / RESULT_MARKER).write_text(result.to_json())
 

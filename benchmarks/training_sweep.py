@@ -1,0 +1,156 @@
+"""Training choices, measured: one setting at a time around a centre, a learning curve, LoRA vs full
+fine-tuning at the same budget.
+
+Every variant trains with the project's own `train_model` on a stable sample of the built project's
+`training_pairs` and is scored with `evaluate_models` on the same capped evaluation sets (NDCG@10 on
+each, STS Benchmark Spearman). Reads the marts of a built project:
+
+    make build CORPUS=../shared/data DBT_ARGS="--exclude training_runs+"
+    .venv/bin/python benchmarks/training_sweep.py                       # every group
+    .venv/bin/python benchmarks/training_sweep.py --groups learning_rate learning_curve
+
+Each finished variant is appended to benchmarks/results/training_sweep.jsonl at once (a long sweep
+that is stopped keeps what it measured; rerunning skips variants already there), and the table of
+all of them is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from sentence_transformers import SentenceTransformer
+
+from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.ml.config import TrainingConfig
+from vectorfin.ml.evaluation import evaluate_models, sts_spearman
+from vectorfin.ml.runs import cap_eval_sets, sample_pairs
+from vectorfin.ml.training import load_trained_model, train_model
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "training_sweep.jsonl"
+# The centre every group varies one setting around: a CPU-sized run.
+CENTRE: dict[str, Any] = {"max_pairs": 1000, "max_seq_length": 128, "batch_size": 64, "learning_rate": 5e-4}
+GROUPS: dict[str, list[dict[str, Any]]] = {
+    "learning_rate": [{"learning_rate": rate} for rate in (5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3)],
+    "epochs": [{"epochs": 2}, {"epochs": 3}],
+    "learning_curve": [{"max_pairs": pairs} for pairs in (250, 500, 1000, 2000, 4000)],
+    "lora_rank": [{"lora_r": rank, "lora_alpha": 2 * rank} for rank in (4, 16, 64)],
+    "target_modules": [{"target_modules": ["query", "value"]}, {"target_modules": ["query", "key", "value"]}],
+    "max_seq_length": [{"max_seq_length": length} for length in (64, 128, 256)],
+    "scale": [{"scale": scale} for scale in (10.0, 20.0, 50.0)],
+    "batch_size": [{"batch_size": size} for size in (16, 64, 256)],
+    "full_fine_tuning": [{"method": "full", "learning_rate": rate} for rate in (2e-5, 5e-5, 1e-4)],
+}
+STS_SPLIT = "test"
+
+
+def load_marts(max_queries: int, max_corpus: int) -> tuple[pd.DataFrame, ...]:
+    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+        pairs = connection.sql("select * from training_pairs").df()
+        queries, corpus, qrels = (
+            connection.sql(f"select * from {name}").df()
+            for name in ("eval_queries", "eval_corpus", "eval_qrels")
+        )
+        sts = connection.sql(f"select * from stg_external_files__stsb_pairs where split = '{STS_SPLIT}'").df()
+    queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, max_queries, max_corpus)
+    return pairs, queries, corpus, qrels, sts
+
+
+def score(
+    model: SentenceTransformer | None, label: str, marts: tuple[pd.DataFrame, ...], window: int
+) -> dict[str, float]:
+    """NDCG@10 per eval set, documents cut into `window` word pieces (and STS Spearman for a dense model)."""
+    _, queries, corpus, qrels, sts = marts
+    metrics = evaluate_models({label: model}, queries, corpus, qrels, max_seq_length=window)
+    ndcg = metrics[metrics["metric"] == "ndcg@10"]
+    scores = dict(zip(ndcg["eval_set"], ndcg["value"].round(4), strict=True))
+    if model is not None and len(sts):
+        scores["stsb_spearman"] = round(sts_spearman(model, sts), 4)
+    return scores
+
+
+def variant_name(group: str, change: dict[str, Any]) -> str:
+    return group + ":" + ",".join(f"{key}={value}" for key, value in change.items())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--groups", nargs="*", choices=sorted(GROUPS), help="default: every group")
+    parser.add_argument("--max-queries", type=int, default=200, help="per evaluation set")
+    parser.add_argument("--max-corpus", type=int, default=1500, help="documents per evaluation set")
+    args = parser.parse_args()
+
+    marts = load_marts(args.max_queries, args.max_corpus)
+    done = (
+        {json.loads(line)["variant"] for line in RESULTS.read_text().splitlines()}
+        if RESULTS.exists()
+        else set()
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    for name, model in (("baseline:base", "base"), ("baseline:bm25", None)):
+        if name not in done:
+            base = None
+            if model == "base":
+                base = SentenceTransformer(TrainingConfig().resolved_base_model(), local_files_only=True)
+                base.max_seq_length = CENTRE["max_seq_length"]
+            _append(
+                {"variant": name, "scores": score(base, model or "bm25", marts, CENTRE["max_seq_length"])}
+            )
+
+    for group in args.groups or GROUPS:
+        for change in GROUPS[group]:
+            name = variant_name(group, change)
+            if name in done:
+                continue
+            settings = {**CENTRE, **change}
+            config = TrainingConfig.from_mapping(settings)
+            pairs = sample_pairs(marts[0], config.max_pairs)
+            with tempfile.TemporaryDirectory(prefix="vectorfin-sweep-") as scratch:
+                started = time.perf_counter()
+                result = train_model(pairs, config, Path(scratch, "model"))
+                tuned = load_trained_model(result.artifact_path)
+                scores = score(tuned, "tuned", marts, config.max_seq_length)
+            _append(
+                {
+                    "variant": name,
+                    "settings": settings,
+                    "examples": len(pairs),
+                    "steps": result.steps,
+                    "train_minutes": round(result.duration_s / 60, 1),
+                    "trainable_share_%": round(100 * result.trainable_params / result.total_params, 2),
+                    "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+                    "scores": scores,
+                }
+            )
+            print(f"{name}: {scores}", flush=True)
+    print_table()
+
+
+def _append(row: dict[str, Any]) -> None:
+    with RESULTS.open("a") as results:
+        results.write(json.dumps(row) + "\n")
+
+
+def print_table() -> None:
+    rows = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+    table = pd.DataFrame(
+        [
+            {
+                "variant": row["variant"],
+                **row["scores"],
+                **{k: row[k] for k in ("examples", "train_minutes") if k in row},
+            }
+            for row in rows
+        ]
+    ).set_index("variant")
+    print(table.to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The package code behind the Great Expectations gate model."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from vectorfin.quality import QualityGateError, enabled_strategies, run_training_pairs_gate
+
+
+def training_pairs(n_pairs: int = 40) -> pd.DataFrame:
+    rows = []
+    for i in range(n_pairs):
+        strategy = ["qa_turns", "filing_headings"][i % 2]
+        rows.append(
+            {
+                "pair_id": f"pair{i}",
+                "example_id": f"example{i}",
+                "strategy": strategy,
+                "anchor_text": f"What drove margin in quarter {i}?",
+                "positive_text": f"Margin rose {i} basis points on mix and pricing, " * 3,
+                "negative_text": f"Freight volumes fell {i}% on weaker industrial demand, " * 3,
+                "negative_rule": "same_company_other_period",
+                "anchor_chunk_id": f"a{i}",
+                "positive_chunk_id": f"p{i}",
+                "negative_chunk_id": f"n{i}",
+                "knowledge_ts": pd.Timestamp("2022-01-01"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_gate_passes_good_pairs_with_one_row_per_expectation() -> None:
+    results = run_training_pairs_gate(training_pairs(), strategies=["qa_turns", "filing_headings"])
+
+    assert results["success"].all()
+    assert len(results) >= 20 and {"training_pairs", "pairs", "strategy_mix"} == set(results["batch"])
+
+
+def test_gate_raises_on_nulls_unknown_strategies_and_one_sided_mix() -> None:
+    pairs = training_pairs()
+    pairs.loc[0, "negative_text"] = None
+    pairs["strategy"] = "qa_turns"
+    pairs.loc[1, "strategy"] = "made_up"
+
+    with pytest.raises(QualityGateError) as raised:
+        run_training_pairs_gate(pairs, strategies=["qa_turns", "filing_headings"])
+
+    failed = raised.value.results[~raised.value.results["success"]]
+    assert {"expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set"} <= set(
+        failed["expectation"]
+    )
+    assert "expect_column_max_to_be_between" in set(failed["expectation"])  # qa_turns is 97.5% of the rows
+
+
+def test_enabled_strategies_follow_overrides() -> None:
+    registry = {"a": {"enabled": True}, "b": {}, "c": {"enabled": False}}
+    assert enabled_strategies(registry) == ["a", "b"]
+    assert enabled_strategies(registry, {"a": {"enabled": False}, "c": {"enabled": "true"}}) == ["b", "c"]
