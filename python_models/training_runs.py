@@ -1,21 +1,22 @@
 """LoRA fine-tuning of the base embedding model on the curated training pairs.
 
-Runs only after the data-quality gate passed. Identical pairs and config reuse the stored
-artifact and train nothing; the table keeps one row per training run.
+Refuses to train unless every expectation of the data-quality gate passed (its stored rows are read,
+so this holds for `dbt run` without tests too). Identical pairs and config reuse the stored artifact
+and train nothing; the table keeps one row per training run.
 """
 
 from vectorfin.config import Settings
 from vectorfin.dbt_settings import mapping_setting
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.runs import early_stopping_pairs, sample_pairs, train
+from vectorfin.project_settings import training_settings
+from vectorfin.quality import require_passed_gate
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="run_id")
-    dbt.ref("training_pairs_quality_gate")  # bad pairs never reach training
-    settings = mapping_setting("training", dbt.config.get("training"))
-    max_pairs = settings.pop("max_pairs", None)
-    pairs = sample_pairs(dbt.ref("training_pairs").df(), max_pairs)
+    require_passed_gate(dbt.ref("training_pairs_quality_gate").df())  # bad pairs never reach training
+    settings = training_settings(mapping_setting("training", dbt.config.get("training")))
+    pairs = sample_pairs(dbt.ref("training_pairs").df(), settings.max_pairs)
     eval_pairs = early_stopping_pairs(
         dbt.ref("eval_queries").df(),
         dbt.ref("eval_corpus").df(),
@@ -24,7 +25,7 @@ def model(dbt, session):
     )
     return train(
         pairs,
-        TrainingConfig.from_mapping(settings),
+        settings.config,
         Settings.from_env().artifacts_dir,
         eval_pairs=eval_pairs,
         device=dbt.config.get("device") or None,

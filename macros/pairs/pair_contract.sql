@@ -3,23 +3,14 @@
         (empty in dbt_project.yml; meant for `dbt build --vars`, merged per strategy and key), then
         var('pair_strategies') (the registry in dbt_project.yml), then the default (enabled: true,
         weight: 1.0). Overriding `pair_strategies` itself on the command line would replace the whole
-        registry, so the union macro would find unregistered strategy models and stop the build. -#}
+        registry, so the union macro would find unregistered strategy models and stop the build.
+        The values are checked before the run starts (src/vectorfin/project_settings.py: enabled a
+        boolean, weight in (0, 1], overrides only for registered strategies); the same precedence is
+        vectorfin.project_settings.enabled_pair_strategies in Python. -#}
     {%- set defaults = {'enabled': true, 'weight': 1.0} -%}
     {%- set registered = (var('pair_strategies', {}) or {}).get(strategy_name, {}) or {} -%}
     {%- set overridden = (var('pair_strategy_overrides', {}) or {}).get(strategy_name, {}) or {} -%}
-    {%- set value = overridden.get(key, registered.get(key, defaults[key])) -%}
-    {%- if key == 'weight' -%}
-        {%- set value = value | float -%}
-        {%- if value <= 0 or value > 1 -%}
-            {{ exceptions.raise_compiler_error(
-                "pair strategy " ~ strategy_name ~ ": weight must be in (0, 1], got " ~ value
-                ~ " (switch a strategy off with enabled: false)"
-            ) }}
-        {%- endif -%}
-    {%- elif key == 'enabled' and value is string -%}
-        {%- set value = value | lower in ['true', '1', 'yes'] -%}
-    {%- endif -%}
-    {{ return(value) }}
+    {{ return(overridden.get(key, registered.get(key, defaults[key]))) }}
 {%- endmacro %}
 
 
@@ -33,8 +24,8 @@
     {%- set enabled = pair_strategy_setting(strategy_name, 'enabled') -%}
     {%- set weight = pair_strategy_setting(strategy_name, 'weight') -%}
     select
-        md5('{{ strategy_name }}' || '|' || anchor_chunk_id || '|' || positive_chunk_id) as pair_id,
-        '{{ strategy_name }}' as strategy,
+        md5({{ sql_string(strategy_name) }} || '|' || anchor_chunk_id || '|' || positive_chunk_id) as pair_id,
+        {{ sql_string(strategy_name) }} as strategy,
         cast(anchor_chunk_id as varchar) as anchor_chunk_id,
         cast(anchor_doc_id as varchar) as anchor_doc_id,
         cast(anchor_text as varchar) as anchor_text,
@@ -44,7 +35,7 @@
         cast(ticker as varchar) as ticker,
         cast(fiscal_period as varchar) as fiscal_period,
         cast(greatest(anchor_knowledge_ts, positive_knowledge_ts) as timestamp) as knowledge_ts,
-        cast({{ weight }} as double) as strategy_weight
+        cast({{ weight | float }} as double) as strategy_weight
     from {{ cte }}
     where
         {% if not enabled %}false and {% endif %}anchor_text is not null

@@ -1,5 +1,6 @@
-"""dbt-duckdb plugin: every dbt connection gets DuckDB's iceberg extension, installed offline,
-and the `vectorfin_embed` function the `semantic_search` macro calls.
+"""dbt-duckdb plugin: every dbt connection gets DuckDB's iceberg extension, installed offline, the
+`vectorfin_embed` function the `semantic_search` macro calls, and the settings check the
+`on-run-start` hook calls (`vectorfin_setting_names()`, `vectorfin_validate_settings(json, json)`).
 
 dbt-duckdb's own `extensions:` setting would fetch extensions from DuckDB's server, which this
 project must never need; the plugin installs them from their PyPI packages instead.
@@ -11,10 +12,18 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from vectorfin.duck import load_extensions
+from vectorfin.project_settings import setting_names, validate_settings_json
 from vectorfin.search import register_embed_function
+
+SETTING_NAMES_FUNCTION = "vectorfin_setting_names"
+VALIDATE_SETTINGS_FUNCTION = "vectorfin_validate_settings"
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
         register_embed_function(conn)
+        conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
+        conn.create_function(
+            VALIDATE_SETTINGS_FUNCTION, validate_settings_json, ["VARCHAR", "VARCHAR"], "VARCHAR"
+        )
