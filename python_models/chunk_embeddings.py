@@ -1,16 +1,30 @@
-"""Embeddings of every curated chunk from the current tuned model, written back to Iceberg.
+"""Embeddings of every curated chunk by the published run, written back to Iceberg.
 
-Only chunks this run has not embedded yet are encoded and appended to
-`embeddings.chunk_embeddings` in one commit; this table mirrors the Iceberg table.
+The current run is published only when regression_check passed for it: then the chunks it has not
+embedded yet are encoded and appended to `embeddings.chunk_embeddings` in one commit, and this table
+mirrors that run's vectors. Otherwise Iceberg is left untouched and this table keeps the run it held.
 """
 
 from vectorfin.config import Settings
-from vectorfin.ml.runs import current_run, embed, embeddings_table_sql
+from vectorfin.ml.runs import (
+    current_run,
+    embed,
+    embeddings_table_sql,
+    existing_table,
+    kept_embeddings_sql,
+    publication,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    run = current_run(dbt.ref("training_runs").df())
+    decision = publication(run, dbt.ref("regression_check").df())
+    if not decision.publish:
+        return session.sql(
+            kept_embeddings_sql(decision, existing_table(session, dbt.this.schema, dbt.this.identifier))
+        )
     settings = Settings.from_env()
-    chunks = dbt.ref("int_chunks_curated").df()[["chunk_id", "chunk_text"]]
-    dimension = embed(current_run(dbt.ref("training_runs").df()), chunks, settings)
-    return session.sql(embeddings_table_sql(settings, dimension))
+    chunks = dbt.ref("int_chunks_curated").project("chunk_id, chunk_text").df()
+    dimension = embed(run, chunks, settings)
+    return session.sql(embeddings_table_sql(settings, dimension, run["run_id"]))

@@ -1,18 +1,20 @@
 """LoRA fine-tuning of the base embedding model on the curated training pairs.
 
-Runs only after the data-quality gate passed. Identical pairs and config reuse the stored
-artifact and train nothing; the table keeps one row per training run.
+Refuses to train unless every expectation of the data-quality gate passed (its stored rows are read,
+so this holds for `dbt run` without tests too). Identical pairs and config reuse the stored artifact
+and train nothing; the table keeps one row per training run.
 """
 
 from vectorfin.config import Settings
 from vectorfin.dbt_settings import mapping_setting
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.runs import early_stopping_pairs, train
+from vectorfin.quality import require_passed_gate
 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="run_id")
-    dbt.ref("training_pairs_quality_gate")  # bad pairs never reach training
+    require_passed_gate(dbt.ref("training_pairs_quality_gate").df())  # bad pairs never reach training
     config = TrainingConfig.from_mapping(mapping_setting("training", dbt.config.get("training")))
     pairs = dbt.ref("training_pairs").df()
     eval_pairs = early_stopping_pairs(

@@ -14,7 +14,9 @@
         The registry is var('pair_strategies') in dbt_project.yml: dbt needs each ref() at parse time,
         and a dbt project cannot list a folder, so the var names the strategies. At run time the
         macro checks the other direction too: a model in models/intermediate/pair_strategies/ that
-        the var does not name fails the build rather than being left out silently. -#}
+        the var does not name fails the build rather than being left out silently. (The var's values -
+        overrides naming registered strategies, at least one enabled - are checked before the run
+        starts, by src/vectorfin/project_settings.py.) -#}
     {%- set names = pair_strategy_names() -%}
     {%- if execute -%}
         {%- for node in graph.nodes.values()
@@ -31,14 +33,6 @@
     {%- for name in names if pair_strategy_setting(name, 'enabled') -%}
         {%- do enabled.append(name) -%}
     {%- endfor -%}
-    {%- for name in (var('pair_strategy_overrides', {}) or {}).keys() if name not in names -%}
-        {{ exceptions.raise_compiler_error(
-            "var pair_strategy_overrides names " ~ name ~ ", which var('pair_strategies') does not register"
-        ) }}
-    {%- endfor -%}
-    {%- if enabled | length == 0 -%}
-        {{ exceptions.raise_compiler_error("every pair strategy is disabled: enable one in var('pair_strategies')") }}
-    {%- endif -%}
     {%- for name in enabled %}
     select * from {{ ref(pair_strategy_model(name)) }}
     {%- if not loop.last %}

@@ -44,7 +44,7 @@ violations as (
 
     {%- for column in chunk_id_columns %}
     select
-        '{{ column }}' as leak_column,
+        {{ sql_string(column) }} as leak_column,
         examples.{{ column }} as leaked_value,
         case
             when document_splits.document_id is null then 'unknown_chunk'
@@ -64,7 +64,7 @@ violations as (
     {%- endfor %}
     {%- for column in doc_id_columns %}
     select
-        '{{ column }}' as leak_column,
+        {{ sql_string(column) }} as leak_column,
         examples.{{ column }} as leaked_value,
         'eval_document' as leak
     from examples
@@ -73,7 +73,7 @@ violations as (
     {%- endfor %}
     {%- for column in text_columns %}
     select
-        '{{ column }}' as leak_column,
+        {{ sql_string(column) }} as leak_column,
         examples.{{ column }} as leaked_value,
         'eval_text' as leak
     from examples
@@ -81,7 +81,7 @@ violations as (
     union all
     {%- endfor %}
     select
-        '{{ ticker_column }}' as leak_column,
+        {{ sql_string(ticker_column) }} as leak_column,
         examples.{{ ticker_column }} as leaked_value,
         'eval_company' as leak
     from examples

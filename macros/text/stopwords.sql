@@ -15,5 +15,5 @@
         'think', 'know', 'really', 'well', 'going', 'get', 'got', 'lot', 'kind', 'like', 'one', 'us',
         'may', 'might', 'must', 'shall', 'per', 'within', 'upon', 'whether', 'however', 'although',
     ] -%}
-    ({% for word in words %}'{{ word }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    ({% for word in words %}{{ sql_string(word) }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}

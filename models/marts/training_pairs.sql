@@ -2,7 +2,9 @@
 -- example_id = md5(pair_id || '|' || negative_chunk_id).
 -- Only train-split companies, text public before var training_cutoff, no eval document or eval near
 -- duplicate (int_pairs_split, int_chunk_splits); checked again by the tests in _marts.yml and by the
--- Great Expectations gate (training_pairs_quality_gate) before any training reads it.
+-- Great Expectations gate (training_pairs_quality_gate) before any training reads it. Pairs that found no
+-- negative (negative_rule 'none_found') are left out here; the gate counts them from
+-- int_pairs_with_hard_negatives as pairs with 0 negatives, so its negatives checks can fail.
 select
     pair_id,
     example_id,

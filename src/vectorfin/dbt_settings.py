@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,3 +18,8 @@ def mapping_setting(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(parsed, Mapping):
         raise ValueError(f"dbt setting {name!r} must be a mapping, got {parsed!r}")
     return dict(parsed)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, not a bool (YAML and JSON numbers; text is not a number here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

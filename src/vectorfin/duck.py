@@ -15,6 +15,13 @@ import duckdb
 EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg")
 
 
+def sql_string(value: object) -> str:
+    """`value` as a DuckDB string literal, single quotes doubled: the one way Python code puts text
+    into SQL that cannot take a bound parameter (`INSTALL`, a relation handed to dbt). The dbt macro
+    `sql_string` (macros/sql/sql_string.sql) is its twin for Jinja."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def extension_files() -> list[Path]:
     """The `.duckdb_extension` files for this DuckDB version, avro first (iceberg needs it)."""
     version = f"v{duckdb.__version__}"
@@ -36,7 +43,7 @@ def install_extensions(connection: duckdb.DuckDBPyConnection | None = None) -> l
     files = extension_files()
     target = connection or duckdb.connect()
     for file in files:
-        target.execute(f"INSTALL '{file}'")
+        target.execute(f"INSTALL {sql_string(file)}")
     return files
 
 

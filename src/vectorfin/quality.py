@@ -1,28 +1,37 @@
 """The data-quality gate over `training_pairs`: a Great Expectations suite that must pass before training.
 
-The dbt Python model `training_pairs_quality_gate` calls `run_training_pairs_gate` with the mart as a
-pandas frame and the `quality_gate` var's thresholds. Every expectation becomes one row of the returned
-table; when any fails, `QualityGateError` is raised, the model fails, and `dbt build` skips everything
-downstream of it (training reads the gate, so bad pairs never reach a GPU).
+The dbt Python model `training_pairs_quality_gate` calls `run_training_pairs_gate` with the mart, the
+ids of every training pair (from `int_pairs_with_hard_negatives`, which keeps the pairs no rule found a
+negative for) and the `quality_gate` var's thresholds. Every expectation becomes one row of the returned
+table, which the model stores whether or not the gate passed, so a failure can be read back. The build
+is stopped by the dbt test on the table's `success` column (`dbt build` then skips everything downstream)
+and, for `dbt run` without tests, by `training_runs` itself, which calls `require_passed_gate` on the
+stored rows before it trains: bad pairs never reach a GPU.
 
 Three batches are validated, each with its own suite, in an ephemeral GX context (nothing is written
 to disk; the pandas frames are the data source):
 
 * `training_pairs`  one row per training example: row count, nulls, duplicate examples, text lengths,
                     the strategies and negative rules present;
-* `pairs`           one row per pair: negatives per pair, share of distinct anchors;
+* `pairs`           one row per training pair, including pairs without a negative (n_negatives 0):
+                    negatives per pair, share of distinct anchors;
 * `strategy_mix`    one row per strategy: no strategy above `max_strategy_share` of the examples.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import pandas as pd
+
+from vectorfin.dbt_settings import is_number
+
+logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ("anchor_text", "positive_text", "negative_text")
 REQUIRED_COLUMNS = (
@@ -81,67 +90,135 @@ class GateThresholds:
     negatives_per_pair: int = 1
     min_mean_negatives_share: float = 0.9
 
+    def __post_init__(self) -> None:
+        problems = _threshold_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> GateThresholds:
+        """Thresholds from a mapping of numbers; a ValueError names every unknown key and bad value."""
         values = dict(values or {})
-        unknown = sorted(set(values) - {field.name for field in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown quality_gate settings: {', '.join(unknown)}")
         defaults = cls()
-        return cls(**{name: type(getattr(defaults, name))(value) for name, value in values.items()})
+        names = [field.name for field in fields(cls)]
+        problems = []
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            problems.append(
+                f"unknown quality_gate setting(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+            )
+        converted: dict[str, Any] = {}
+        for name in names:
+            if name not in values:
+                continue
+            value, kind = values[name], type(getattr(defaults, name))
+            if not is_number(value) or (kind is int and not float(value).is_integer()):
+                expected = "whole number" if kind is int else "number"
+                problems.append(f"{name} must be a {expected}, got {value!r}")
+            else:
+                converted[name] = kind(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(**converted)
 
 
-def enabled_strategies(
-    pair_strategies: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None
-) -> list[str]:
-    """The enabled names of var('pair_strategies'), var('pair_strategy_overrides') taking precedence
-    (the same rule as the pair_strategy_setting macro: enabled unless a setting says otherwise)."""
-    enabled = []
-    for name, settings in (pair_strategies or {}).items():
-        override = (overrides or {}).get(name) or {}
-        flag = override.get("enabled", (settings or {}).get("enabled", True))
-        if isinstance(flag, str):
-            flag = flag.strip().lower() in {"true", "1", "yes"}
-        if flag:
-            enabled.append(name)
-    return enabled
+def _threshold_problems(t: GateThresholds) -> list[str]:
+    problems = []
+    for name in (
+        "max_null_share",
+        "max_duplicate_example_share",
+        "min_distinct_anchor_share",
+        "max_strategy_share",
+        "min_mean_negatives_share",
+    ):
+        if not 0.0 <= getattr(t, name) <= 1.0:
+            problems.append(f"{name} must be in [0, 1], got {getattr(t, name)}")
+    for low, high in (
+        ("min_rows", "max_rows"),
+        ("min_text_chars", "max_text_chars"),
+        ("min_median_positive_chars", "max_median_positive_chars"),
+    ):
+        if getattr(t, low) < 0:
+            problems.append(f"{low} must be at least 0, got {getattr(t, low)}")
+        if getattr(t, high) < getattr(t, low):
+            problems.append(f"{high} ({getattr(t, high)}) must be at least {low} ({getattr(t, low)})")
+    for name in ("min_strategies", "negatives_per_pair"):
+        if getattr(t, name) < 1:
+            problems.append(f"{name} must be at least 1, got {getattr(t, name)}")
+    return problems
+
+
+def gate_thresholds(quality_gate: Mapping[str, Any] | None, negatives_per_pair: int | None) -> GateThresholds:
+    """The gate's thresholds: var quality_gate over the defaults, negatives per pair from its own var
+    (None: the default)."""
+    values = dict(quality_gate or {})
+    problems = []
+    if "negatives_per_pair" in values:
+        problems.append("negatives_per_pair is not a quality_gate setting: set the var negatives_per_pair")
+        del values["negatives_per_pair"]
+    if negatives_per_pair is not None:
+        values["negatives_per_pair"] = negatives_per_pair
+    try:
+        thresholds = GateThresholds.from_mapping(values)
+    except ValueError as error:
+        problems.append(str(error))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return thresholds
 
 
 def run_training_pairs_gate(
     pairs: pd.DataFrame,
     thresholds: GateThresholds | Mapping[str, Any] | None = None,
     strategies: Iterable[str] | None = None,
+    training_pair_ids: Iterable[str] | None = None,
     raise_on_failure: bool = True,
 ) -> pd.DataFrame:
     """Validate `pairs` (the training_pairs mart); one result row per expectation.
 
     `strategies` are the strategy names allowed in the mart (the enabled ones); None allows any.
-    Raises `QualityGateError` when an expectation fails, unless `raise_on_failure` is False.
+    `training_pair_ids` are every training pair, including those without a negative, which the mart
+    leaves out: they count as pairs with 0 negatives. Raises `QualityGateError` when an expectation
+    fails, unless `raise_on_failure` is False.
     """
     if not isinstance(thresholds, GateThresholds):
         thresholds = GateThresholds.from_mapping(thresholds)
     missing = [column for column in REQUIRED_COLUMNS if column not in pairs.columns]
     if missing:
         raise QualityGateError(f"training_pairs lacks columns: {', '.join(missing)}", _empty_results())
-    batches = _batches(pairs)
+    batches = _batches(pairs, training_pair_ids)
     suites = _suites(thresholds, strategies)
     results = _validate(batches, suites)
-    failed = results[~results["success"]]
-    if raise_on_failure and len(failed):
-        lines = [
-            f"  {row.batch}: {row.expectation}({row.column_name or ''}) {row.kwargs}"
-            f" -> observed {row.observed_value}"
-            for row in failed.itertuples()
-        ]
-        raise QualityGateError(
-            f"training_pairs failed {len(failed)} of {len(results)} quality expectations:\n"
-            + "\n".join(lines),
-            results,
-        )
+    if raise_on_failure:
+        require_passed_gate(results)
+    elif failures := gate_failures(results):
+        logger.warning("%s", failures)
     return results
 
 
-def _batches(pairs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def gate_failures(results: pd.DataFrame) -> str | None:
+    """The failed expectations of stored gate results, one line each; None when all passed."""
+    if results.empty:
+        return "the gate stored no results: build training_pairs_quality_gate"
+    failed = results[~results["success"].astype(bool)]
+    if failed.empty:
+        return None
+    lines = [
+        f"  {row.batch}: {row.expectation}({row.column_name or ''}) {row.kwargs}"
+        f" -> observed {row.observed_value}"
+        for row in failed.itertuples()
+    ]
+    return f"training_pairs failed {len(failed)} of {len(results)} quality expectations:\n" + "\n".join(lines)
+
+
+def require_passed_gate(results: pd.DataFrame) -> None:
+    """Raise QualityGateError listing the failures, unless every expectation passed."""
+    failures = gate_failures(results)
+    if failures:
+        raise QualityGateError(failures, results)
+
+
+def _batches(pairs: pd.DataFrame, training_pair_ids: Iterable[str] | None) -> dict[str, pd.DataFrame]:
     examples = pairs.copy()
     for column in TEXT_COLUMNS:
         examples[column.replace("_text", "_chars")] = examples[column].str.len()
@@ -157,6 +234,13 @@ def _batches(pairs: pd.DataFrame) -> dict[str, pd.DataFrame]:
         .agg(anchor_text=("anchor_text", "first"), n_negatives=("negative_chunk_id", "count"))
         .reset_index()
     )
+    # pairs the mart left out (no negative found) count with 0 negatives, so the negatives checks see them
+    without_negatives = sorted(
+        set(training_pair_ids if training_pair_ids is not None else ()) - set(per_pair["pair_id"])
+    )
+    if without_negatives:
+        missing = pd.DataFrame({"pair_id": without_negatives, "anchor_text": None, "n_negatives": 0})
+        per_pair = pd.concat([per_pair, missing], ignore_index=True)
     mix = pairs.groupby("strategy", dropna=False).size().rename("n_examples").reset_index()
     mix["share"] = mix["n_examples"] / max(len(pairs), 1)
     return {"training_pairs": examples, "pairs": per_pair, "strategy_mix": mix}

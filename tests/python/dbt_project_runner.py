@@ -89,6 +89,10 @@ class DbtResult:
         named = {node_name(result["unique_id"]): result["status"] for result in self.results}
         return {name: status for name, status in named.items() if name.startswith(prefix)}
 
+    def executed(self) -> dict[str, str]:
+        """{node name: status} of the nodes that ran (not skipped), hooks included."""
+        return {name: status for name, status in self.statuses().items() if status != "skipped"}
+
     def message(self, name: str) -> str:
         for result in self.results:
             if node_name(result["unique_id"]) == name:
@@ -174,6 +178,22 @@ class DbtWorkspace:
 
         with duck.connect(str(self.duckdb_path), read_only=True) as connection:
             return connection.execute(sql, parameters or []).fetchall()
+
+    def table_fingerprints(self) -> dict[str, tuple[int, int]]:
+        """{table: (rows, order-free hash of its rows)} for every table of the DuckDB file: equal
+        fingerprints mean equal contents."""
+        import duckdb
+
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as connection:
+            tables = connection.execute(
+                "select table_name from duckdb_tables() where schema_name = 'main' order by table_name"
+            ).fetchall()
+            return {
+                name: connection.execute(
+                    f'select count(*), coalesce(bit_xor(hash(t)), 0) from "{name}" as t'
+                ).fetchone()
+                for (name,) in tables
+            }
 
     def execute(self, *statements: str) -> None:
         """Run statements that change the DuckDB file (plant rows, drop tables)."""

@@ -12,6 +12,8 @@ import pytest
 from dbt_project_runner import DemoBuild, build_demo, run_dbt
 
 STRATEGIES = {"qa_turns", "summary_bullets", "filing_headings", "risk_factors", "cross_source_figures"}
+GATE_SUCCESS_TEST = "accepted_values_training_pairs_quality_gate_success__False__True"
+SETTINGS_HOOK = "vectorfin_finetune-on-run-start-0"
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +72,10 @@ def test_demo_splits_hold_out_companies_and_respect_the_cutoff(demo_dbt_build: D
 
 
 def test_planted_bad_pairs_stop_the_build_at_the_gate(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
-    """A training_pairs table flooded by one strategy's duplicated examples: the GX gate must raise,
-    and everything downstream of it (training) must be skipped. dbt's own tests on training_pairs are
-    not selected, so only the gate stands between these pairs and training."""
+    """A training_pairs table flooded by one strategy's duplicated examples: the GX gate stores its
+    failed expectations, the test on their `success` fails the build, and everything downstream of the
+    gate (training) is skipped. dbt's own tests on training_pairs are not selected, so only the gate
+    stands between these pairs and training."""
     workspace = demo_dbt_build.workspace.copy_to(tmp_path)
     workspace.execute(
         "create or replace table training_pairs as "
@@ -84,12 +87,84 @@ def test_planted_bad_pairs_stop_the_build_at_the_gate(demo_dbt_build: DemoBuild,
     result = run_dbt(["build", "--select", "training_pairs_quality_gate+"], workspace.env)
 
     assert not result.ok
-    assert result.status("training_pairs_quality_gate") == "error", result.summary()
-    message = result.message("training_pairs_quality_gate")
-    assert "quality expectations" in message
-    assert "triplet_key" in message  # duplicated (anchor, positive, negative) examples
-    assert "n_negatives" in message  # the flooded pairs now have 21 "negatives" each
+    assert result.status("training_pairs_quality_gate") == "success", result.summary()
+    assert result.status(GATE_SUCCESS_TEST) == "fail", result.summary()
     assert result.status("training_runs") == "skipped"
+    failed = {
+        column
+        for (column,) in workspace.query(
+            "select column_name from training_pairs_quality_gate where not success"
+        )
+    }
+    assert "triplet_key" in failed  # duplicated (anchor, positive, negative) examples
+    assert "n_negatives" in failed  # the flooded pairs now have 21 "negatives" each
+
+
+def test_a_pair_without_negative_fails_the_gate_with_its_rows_stored(
+    demo_dbt_build: DemoBuild, tmp_path: Path
+) -> None:
+    """A training pair whose negatives are gone (planted: its rows in int_pairs_with_hard_negatives
+    replaced by the 'none_found' row the model writes when no rule finds one) drops out of training_pairs;
+    the gate must still count it, fail, and store its rows. Without tests (`dbt run`), training_runs
+    itself must refuse to train on the stored failure."""
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    [(pair_id,)] = workspace.query("select min(pair_id) from int_pairs_with_hard_negatives")
+    workspace.execute(
+        "create temp table planted as select * replace (null as negative_chunk_id, null as negative_doc_id, "
+        "null as negative_text, 'none_found' as negative_rule, null as negative_rank, "
+        "md5(pair_id || '|none_found') as example_id) "
+        f"from int_pairs_with_hard_negatives where pair_id = '{pair_id}' limit 1; "
+        f"delete from int_pairs_with_hard_negatives where pair_id = '{pair_id}'; "
+        "insert into int_pairs_with_hard_negatives select * from planted"
+    )
+
+    built = run_dbt(["build", "--select", "training_pairs", "training_pairs_quality_gate+"], workspace.env)
+
+    assert not built.ok
+    assert built.status("training_pairs_quality_gate") == "success", built.summary()
+    assert built.status(GATE_SUCCESS_TEST) == "fail"
+    assert built.status("training_runs") == "skipped"
+    assert workspace.query("select count(*) from training_pairs where pair_id = ?", [pair_id]) == [(0,)]
+    [(column, observed)] = workspace.query(
+        "select column_name, observed_value from training_pairs_quality_gate where not success"
+    )
+    assert column == "n_negatives" and "1 unexpected" in observed
+
+    ran = run_dbt(["run", "--select", "training_pairs_quality_gate", "training_runs"], workspace.env)
+
+    assert not ran.ok
+    assert ran.status("training_runs") == "error"
+    assert "quality expectations" in ran.message("training_runs")
+    assert "n_negatives" in ran.message("training_runs")
+    assert workspace.query("select count(*) from duckdb_tables() where table_name = 'training_runs'") == [
+        (0,)
+    ]
+
+
+def test_two_negatives_per_pair_give_every_pair_two(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+    """At negatives_per_pair 2 every demo pair has candidates enough: each gets exactly 2, ranked 1 and 2
+    (the unit test hard_negatives_are_numbered_after_the_dedupe plants the case that used to lose one)."""
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+
+    result = run_dbt(
+        [
+            "build",
+            "--select",
+            "int_pairs_with_hard_negatives",
+            "training_pairs",
+            "training_pairs_quality_gate",
+        ],
+        workspace.env,
+        vars={"negatives_per_pair": 2},
+    )
+
+    assert result.ok, result.summary()
+    per_pair = workspace.query(
+        "select pair_id, count(negative_chunk_id), list(negative_rank order by negative_rank) "
+        "from int_pairs_with_hard_negatives group by pair_id"
+    )
+    assert per_pair and all(n == 2 and ranks == [1, 2] for _, n, ranks in per_pair), per_pair
+    assert workspace.query("select count(*) from training_pairs") == [(2 * len(per_pair),)]
 
 
 def test_planted_train_eval_leak_is_caught_by_the_leakage_test(
@@ -134,3 +209,74 @@ def test_disabling_a_strategy_removes_it_from_the_union(demo_dbt_build: DemoBuil
     assert result.ok, result.summary()
     strategies = {row[0] for row in workspace.query("select distinct strategy from int_pairs_unioned")}
     assert strategies == STRATEGIES - {"risk_factors"}
+
+
+def test_bad_settings_stop_the_build_before_any_node(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+    """The on-run-start settings check fails, so dbt runs no node: every table of the previous good
+    build stays as it was, and the message names every bad setting. (Each of these used to fail only
+    after most of the build had replaced its tables, or not at all; tests/python/test_project_settings.py
+    checks each one alone.)"""
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    before = workspace.table_fingerprints()
+
+    result = run_dbt(
+        ["build"],
+        workspace.env,
+        vars={
+            "training": {"learning_rate": 1.0, "lora_r": -1, "lora_rank": 8},
+            "eval_fraction": 2,
+            "negatives_per_pair": -3,
+        },
+    )
+
+    assert not result.ok
+    assert result.executed() == {SETTINGS_HOOK: "error"}, result.summary()
+    assert len(result.results) > 200  # every node was selected, and skipped
+    message = result.message(SETTINGS_HOOK)
+    for expected in (
+        "learning_rate=1.0 is outside",
+        "lora_r must be at least 1, got -1",
+        "unknown training setting(s) lora_rank",
+        "eval_fraction: must be in (0, 1), got 2",
+        "negatives_per_pair: must be at least 1, got -3",
+    ):
+        assert expected in message
+        assert expected in result.stdout  # what the person running dbt reads
+    assert workspace.table_fingerprints() == before
+
+
+@pytest.mark.parametrize("command", ["run", "test"])
+def test_run_and_test_check_the_settings_first(
+    demo_dbt_build: DemoBuild, tmp_path: Path, command: str
+) -> None:
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    before = workspace.table_fingerprints()
+
+    result = run_dbt([command], workspace.env, vars={"quality_gate": {"min_rowz": 1}, "evalfraction": 0.2})
+
+    assert not result.ok
+    assert result.executed() == {SETTINGS_HOOK: "error"}, result.summary()
+    message = result.message(SETTINGS_HOOK)
+    assert "invalid dbt vars (2 problems)" in message
+    assert "unknown quality_gate setting(s) min_rowz" in message
+    assert "unknown var 'evalfraction'" in message
+    assert workspace.table_fingerprints() == before
+
+
+def test_a_quote_in_a_regex_var_is_quoted_not_pasted(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+    """Vars reach SQL literals through the one sql_string macro: a regex with a quote must work (it
+    used to end the literal early, a syntax error at best)."""
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    before = workspace.query("select count(*) from int_chunk_quality_flags where reason = 'malformed_ticker'")
+
+    result = run_dbt(
+        ["run", "--select", "int_chunk_quality_flags"],
+        workspace.env,
+        vars={"ticker_regex": "^[A-Z][A-Z0-9']{0,5}([.\\-][A-Z]{1,2})?$"},
+    )
+
+    assert result.ok, result.summary()
+    assert (
+        workspace.query("select count(*) from int_chunk_quality_flags where reason = 'malformed_ticker'")
+        == before
+    )

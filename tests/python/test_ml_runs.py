@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 import pytest
 
 from vectorfin.config import Settings
 from vectorfin.dbt_settings import mapping_setting
+from vectorfin.duck import sql_string
+from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.ml.runs import (
+    Publication,
     cap_eval_sets,
     current_run,
     early_stopping_pairs,
     embeddings_table_sql,
+    existing_table,
+    kept_embeddings_sql,
+    publication,
+    read_cached_evaluation,
     sample_pairs,
+    write_parquet_atomically,
 )
 
 
@@ -74,10 +85,95 @@ def test_early_stopping_pairs_join_queries_to_relevant_documents() -> None:
 
 
 def test_embeddings_are_read_back_as_fixed_size_arrays(settings: Settings) -> None:
-    sql = embeddings_table_sql(settings, 384)
+    sql = embeddings_table_sql(settings, 384, "run-1")
 
     assert "embedding::float[384]" in sql
     assert f"iceberg_scan('{settings.warehouse}/embeddings/chunk_embeddings')" in sql
+    assert sql.endswith("where model_run_id = 'run-1'")
+
+
+def test_sql_strings_are_text_whatever_they_hold() -> None:
+    """The one Python quoting helper: a warehouse path or run id with quotes, `;` or comment markers is
+    one literal DuckDB reads back unchanged (the embeddings SQL pasted them raw before)."""
+    tricky = "/data/o'brien's warehouse; drop table x; -- /* \\ */"
+    with duckdb.connect() as connection:
+        assert connection.execute(f"select {sql_string(tricky)}").fetchone() == (tricky,)
+        connection.execute("create table chunks (model_run_id varchar)")
+        connection.execute("insert into chunks values (?)", [tricky])
+        assert connection.execute(
+            f"select count(*) from chunks where model_run_id = {sql_string(tricky)}"
+        ).fetchone() == (1,)
+
+
+def test_a_run_is_published_only_when_the_check_judged_it_and_passed() -> None:
+    run = pd.Series({"run_id": "run-2"})
+
+    def check(model_run_id: str | None, passed: bool) -> pd.DataFrame:
+        return pd.DataFrame([{"model_run_id": model_run_id, "passed": passed, "reason": "tuned ndcg@10 ..."}])
+
+    assert publication(run, check("run-2", True)).publish
+    regressed = publication(run, check("run-2", False))
+    assert not regressed.publish and regressed.reason == "run run-2: tuned ndcg@10 ..."
+    stale = publication(run, check("run-1", True))
+    assert not stale.publish and "judged run run-1" in stale.reason
+    assert not publication(run, check(None, False)).publish
+    assert not publication(run, check("run-2", True).iloc[0:0]).publish
+
+
+def test_kept_embeddings_are_the_table_as_it_was_or_none(caplog: pytest.LogCaptureFixture) -> None:
+    decision = Publication(False, "run run-2: tuned ndcg@10 0.1 is more than 0.02 below base 0.4")
+    with duckdb.connect() as connection:
+        assert existing_table(connection, "main", "chunk_embeddings") is None
+        assert connection.execute(kept_embeddings_sql(decision, None)).fetchall() == []
+        connection.execute(
+            "create table chunk_embeddings as select 'c1' as chunk_id, 'run-1' as model_run_id"
+        )
+        table = existing_table(connection, "main", "chunk_embeddings")
+        assert connection.execute(kept_embeddings_sql(decision, table)).fetchall() == [("c1", "run-1")]
+    assert "Not publishing: run run-2: tuned ndcg@10 0.1" in caplog.text
+
+
+def metrics_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "model": "tuned",
+                "model_run_id": "run-1",
+                "eval_set": "heldout_pairs",
+                "metric": "ndcg@10",
+                "value": 0.5,
+                "n_queries": 3,
+            }
+        ],
+        columns=RESULT_COLUMNS,
+    )
+
+
+def test_evaluation_cache_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    cache = tmp_path / "evaluations" / "abc.parquet"
+    write_parquet_atomically(metrics_frame(), cache)
+    # a frame pyarrow cannot write (an object column of mixed types) fails half way
+    broken = metrics_frame().assign(value=[object()])
+
+    with pytest.raises((TypeError, ValueError)):
+        write_parquet_atomically(broken, cache)
+
+    pd.testing.assert_frame_equal(pd.read_parquet(cache), metrics_frame())
+    assert [path.name for path in cache.parent.iterdir()] == ["abc.parquet"]  # the temporary file is gone
+
+
+def test_a_truncated_or_foreign_cache_is_recomputed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = tmp_path / "abc.parquet"
+    assert read_cached_evaluation(cache) is None
+    write_parquet_atomically(metrics_frame(), cache)
+    pd.testing.assert_frame_equal(read_cached_evaluation(cache), metrics_frame())
+
+    cache.write_bytes(cache.read_bytes()[:100])
+    assert read_cached_evaluation(cache) is None
+    assert "is unreadable, recomputing it" in caplog.text
+
+    metrics_frame().drop(columns="n_queries").to_parquet(cache)
+    assert read_cached_evaluation(cache) is None
 
 
 def test_capped_eval_sets_keep_every_relevant_document() -> None:

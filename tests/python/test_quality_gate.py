@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vectorfin.quality import QualityGateError, enabled_strategies, run_training_pairs_gate
+from vectorfin.quality import QualityGateError, require_passed_gate, run_training_pairs_gate
 
 
 def training_pairs(n_pairs: int = 40) -> pd.DataFrame:
@@ -53,7 +53,29 @@ def test_gate_raises_on_nulls_unknown_strategies_and_one_sided_mix() -> None:
     assert "expect_column_max_to_be_between" in set(failed["expectation"])  # qa_turns is 97.5% of the rows
 
 
-def test_enabled_strategies_follow_overrides() -> None:
-    registry = {"a": {"enabled": True}, "b": {}, "c": {"enabled": False}}
-    assert enabled_strategies(registry) == ["a", "b"]
-    assert enabled_strategies(registry, {"a": {"enabled": False}, "c": {"enabled": "true"}}) == ["b", "c"]
+def test_gate_counts_pairs_left_without_a_negative() -> None:
+    """training_pairs leaves out pairs that found no negative; given every training pair's id, the gate
+    counts them with 0 negatives, so the per-pair check fails instead of passing on the survivors."""
+    pairs = training_pairs()
+    strategies = ["qa_turns", "filing_headings"]
+    assert run_training_pairs_gate(pairs, strategies=strategies, training_pair_ids=pairs["pair_id"])[
+        "success"
+    ].all()
+
+    results = run_training_pairs_gate(
+        pairs,
+        strategies=strategies,
+        training_pair_ids=[*pairs["pair_id"], "pair_without_negative"],
+        raise_on_failure=False,
+    )
+
+    failed = results[~results["success"]]
+    assert list(failed["column_name"]) == ["n_negatives"]
+    assert "1 unexpected of 41" in failed["observed_value"].iloc[0]
+    with pytest.raises(QualityGateError, match=r"failed 1 of \d+ quality expectations"):
+        require_passed_gate(results)
+
+
+def test_stored_gate_results_must_exist_and_pass() -> None:
+    with pytest.raises(QualityGateError, match="stored no results"):
+        require_passed_gate(pd.DataFrame({"success": []}))

@@ -34,12 +34,12 @@ row_checks as (
                 case when ticker is null or trim(ticker) = '' then 'unknown_ticker' end,
                 case
                     when ticker is not null and trim(ticker) <> ''
-                        and not regexp_full_match(ticker, '{{ var("ticker_regex") }}')
+                        and not regexp_full_match(ticker, {{ sql_string(var('ticker_regex')) }})
                         then 'malformed_ticker'
                 end,
                 case
                     when fiscal_period is null
-                        or not regexp_full_match(fiscal_period, '{{ var("fiscal_period_regex") }}')
+                        or not regexp_full_match(fiscal_period, {{ sql_string(var('fiscal_period_regex')) }})
                         or fiscal_year > year({{ as_of_ts() }}) + 1
                         then 'malformed_period'
                 end,

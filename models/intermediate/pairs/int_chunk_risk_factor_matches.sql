@@ -31,8 +31,8 @@ counted as (
             [
                 {%- for factor in factors %}
                 {
-                    'risk_factor': '{{ factor.name | replace("'", "''") }}',
-                    'n_matches': len(regexp_extract_all(lower_text, '{{ factor.pattern | replace("'", "''") }}'))
+                    'risk_factor': {{ sql_string(factor.name) }},
+                    'n_matches': len(regexp_extract_all(lower_text, {{ sql_string(factor.pattern) }}))
                 },
                 {%- endfor %}
                 -- a placeholder that never matches, so an empty taxonomy still compiles

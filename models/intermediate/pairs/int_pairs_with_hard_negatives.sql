@@ -11,7 +11,8 @@
 --                                  source from another group, drawn from a hash bucket of ~8 passages
 -- A pair takes rule 1's candidates first, then rule 2's, then rule 3's, until it has enough. A pair no
 -- rule finds a negative for keeps one row with null negative_chunk_id and negative_rule 'none_found'
--- (training_pairs leaves it out; nothing vanishes unseen).
+-- (training_pairs leaves it out; the quality gate reads this model's pair ids and counts it as a pair
+-- with 0 negatives, so nothing vanishes unseen).
 {%- set n_negatives = var('negatives_per_pair') | int %}
 {%- set pool_depth = n_negatives + 2 %}
 with pairs as (
@@ -322,6 +323,16 @@ documents as (
 
 ),
 
+-- a chunk found by two rules counts once, for the earlier rule
+distinct_candidates as (
+
+    select *
+    from all_candidates
+    qualify row_number() over (partition by pair_id, negative_chunk_id order by rule_priority, rule_rank) = 1
+
+),
+
+-- numbered after the dedupe: a duplicate must not leave a gap that costs the pair a negative
 chosen as (
 
     select
@@ -329,9 +340,7 @@ chosen as (
         negative_chunk_id,
         negative_rule,
         row_number() over (partition by pair_id order by rule_priority, rule_rank) as negative_rank
-    from all_candidates
-    -- a chunk found by two rules counts once, for the earlier rule
-    qualify row_number() over (partition by pair_id, negative_chunk_id order by rule_priority, rule_rank) = 1
+    from distinct_candidates
 
 )
 

@@ -72,18 +72,25 @@ class TrainingConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainingConfig:
         """Build from a dbt `var()`/`config()` dict; keys left out keep the project defaults.
 
-        YAML reads `5e-5` as a string, so numbers given as text are accepted; unknown keys are
-        rejected because a misspelt knob would otherwise be silently ignored.
+        YAML reads `5e-5` as a string, so numbers given as text are accepted. Unknown keys are
+        rejected (a misspelt knob would otherwise be silently ignored), in one message with every
+        problem of the known ones.
         """
         values = dict(values or {})
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown training setting(s) {', '.join(unknown)}; "
-                f"valid settings: {', '.join(sorted(known))}"
-            )
-        return cls(**values)
+        problems = (
+            [f"unknown training setting(s) {', '.join(unknown)}; valid settings: {', '.join(sorted(known))}"]
+            if unknown
+            else []
+        )
+        try:
+            config = cls(**{name: value for name, value in values.items() if name in known})
+        except ValueError as error:
+            problems.append(str(error))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         return {

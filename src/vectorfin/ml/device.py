@@ -6,8 +6,6 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
-
 logger = logging.getLogger(__name__)
 
 Device = Literal["cuda", "mps", "cpu"]
@@ -54,6 +52,9 @@ def decide_device(
 
 def choose_device(prefer: str | None = None) -> DeviceChoice:
     """The device and precision for this machine, logged."""
+    # imported here: the settings check reads DEVICES at the start of every dbt run, torch-free
+    import torch
+
     cuda_available = torch.cuda.is_available()
     choice = decide_device(
         prefer,

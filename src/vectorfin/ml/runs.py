@@ -9,16 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from duckdb import DuckDBPyConnection
 from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
+from vectorfin.duck import sql_string
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
-from vectorfin.ml.evaluation import evaluate_models, sts_spearman
+from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 
 logger = logging.getLogger(__name__)
@@ -179,9 +184,9 @@ def evaluate(
     settings = pd.DataFrame({"hybrid_dense_weight": [hybrid_dense_weight]})
     key = _frames_hash(queries, corpus, qrels, sts_pairs[list(STS_COLUMNS)], settings)
     cached = Path(run["artifact_path"]) / "evaluations" / f"{key}.parquet"
-    if cached.exists():
-        logger.info("Reusing evaluation %s", cached)
-        return pd.read_parquet(cached)
+    reused = read_cached_evaluation(cached)
+    if reused is not None:
+        return reused
     config = TrainingConfig.from_mapping(json.loads(run["config"]))
     models: dict[str, SentenceTransformer | None] = {
         "base": SentenceTransformer(config.resolved_base_model(), local_files_only=True),
@@ -212,9 +217,41 @@ def evaluate(
             for label in ("base", "tuned")
         ]
         metrics = pd.concat([metrics, pd.DataFrame(sts, columns=metrics.columns)], ignore_index=True)
-    cached.parent.mkdir(exist_ok=True)
-    metrics.to_parquet(cached)
+    write_parquet_atomically(metrics, cached)
     return metrics
+
+
+def read_cached_evaluation(path: Path) -> pd.DataFrame | None:
+    """The stored scores at `path`, or None when there are none or they are unreadable (a file cut
+    short by a killed build, say): those are recomputed, with a warning, instead of failing every build."""
+    if not path.exists():
+        return None
+    try:
+        metrics = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        logger.warning("Evaluation cache %s is unreadable, recomputing it: %s", path, error)
+        return None
+    if list(metrics.columns) != RESULT_COLUMNS:
+        logger.warning("Evaluation cache %s has columns %s, recomputing it", path, list(metrics.columns))
+        return None
+    logger.info("Reusing evaluation %s", path)
+    return metrics
+
+
+def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part:
+    a temporary file in the same folder, flushed to disk, then renamed over `path` (os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            frame.to_parquet(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _frames_hash(*frames: pd.DataFrame) -> str:
@@ -241,10 +278,61 @@ def embed(
     return model.get_sentence_embedding_dimension()
 
 
-def embeddings_table_sql(settings: Settings, dimension: int) -> str:
-    """The Iceberg embeddings table as DuckDB reads it, vectors typed `FLOAT[dimension]`."""
+def embeddings_table_sql(settings: Settings, dimension: int, run_id: str) -> str:
+    """One run's vectors in the Iceberg embeddings table as DuckDB reads them, typed `FLOAT[dimension]`."""
     location = settings.table_location(EMBEDDINGS_NAMESPACE, CHUNK_EMBEDDINGS)
     return (
         f"select chunk_id, model_run_id, embedding::float[{int(dimension)}] as embedding, embedded_at "
-        f"from iceberg_scan('{location}')"
+        f"from iceberg_scan({sql_string(location)}) where model_run_id = {sql_string(run_id)}"
     )
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Whether `chunk_embeddings` publishes the current run, and why."""
+
+    publish: bool
+    reason: str
+
+
+def publication(run: pd.Series, regression_check: pd.DataFrame) -> Publication:
+    """Publish the current run only when every check of `regression_check` (the rules, a SQL view over
+    retrieval_metrics, one row per check) judged this very run and passed."""
+    if regression_check.empty:
+        return Publication(False, "regression_check holds no rows: build retrieval_metrics first")
+    judged_runs = set(regression_check["model_run_id"].dropna())
+    if judged_runs != {run["run_id"]}:
+        judged = f"it judged {', '.join(sorted(judged_runs))}" if judged_runs else regression_check["reason"].iloc[0]
+        return Publication(
+            False,
+            f"regression_check has no verdict on the current run {run['run_id']} ({judged}): "
+            "build retrieval_metrics first",
+        )
+    verdicts = "; ".join(f"{row.check_name}: {row.reason}" for row in regression_check.itertuples())
+    return Publication(bool(regression_check["passed"].all()), f"run {run['run_id']}: {verdicts}")
+
+
+def existing_table(connection: DuckDBPyConnection, schema: str, name: str) -> str | None:
+    """`schema.name` quoted for SQL when that table exists, else None."""
+    found = connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchone()
+    return f'"{schema}"."{name}"' if found and found[0] else None
+
+
+def kept_embeddings_sql(decision: Publication, published_table: str | None) -> str:
+    """The vectors chunk_embeddings keeps when the current run is not published: the table as it is
+    (the last published run), or no rows when nothing was ever published. Logs why."""
+    if published_table is None:
+        logger.warning(
+            "Not publishing: %s. No run was published before: chunk_embeddings is empty.", decision.reason
+        )
+        return (
+            "select cast(null as varchar) as chunk_id, cast(null as varchar) as model_run_id, "
+            "cast(null as float[]) as embedding, cast(null as timestamptz) as embedded_at where false"
+        )
+    logger.warning(
+        "Not publishing: %s. chunk_embeddings keeps the last published run; Iceberg is left untouched.",
+        decision.reason,
+    )
+    return f"select * from {published_table}"
