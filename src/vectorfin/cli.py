@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vectorfin import duck
 from vectorfin.config import Settings
-from vectorfin.iceberg import ensure_raw_tables, get_catalog
+from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
 from vectorfin.search import register_embed_function
 
 
@@ -24,12 +24,15 @@ def _load(args: argparse.Namespace) -> int:
     from vectorfin.loading import LoadError, load_corpus
 
     try:
-        added = load_corpus(args.paths, token_budget=args.token_budget, progress=not args.quiet)
+        report = load_corpus(args.paths, token_budget=args.token_budget, progress=not args.quiet)
     except LoadError as error:
-        print(f"load failed, nothing was committed: {error}", file=sys.stderr)
+        outcome = f"{', '.join(error.kept)} keep part of it" if error.kept else "nothing was committed"
+        print(f"load failed, {outcome}: {error}", file=sys.stderr)
         return 1
-    for table, count in added.items():
-        print(f"{table}: {count} new chunks")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for table, load in report.tables.items():
+        print(f"{RAW_NAMESPACE}.{table}: {load.describe()}")
     return 0
 
 
