@@ -4,8 +4,9 @@ Commands:
   setup-duckdb   install DuckDB's iceberg extension from its PyPI package (offline)
   init           create the raw Iceberg tables in the configured catalog
   load PATH...   chunk and append corpora (../shared/data layout, or the demo corpus)
-  query SQL      run SQL in a DuckDB session with the iceberg extension loaded and
-                 vectorfin_embed(text, model_path) registered
+  query SQL      run SQL in a DuckDB session with the iceberg extension loaded, a view
+                 <namespace>.<table> for every table of the catalog (raw.transcript_chunks, ...)
+                 at its current snapshot, and vectorfin_embed(text, model_path) registered
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from vectorfin import duck
+from vectorfin.catalog_reads import create_catalog_views
 from vectorfin.config import Settings
 from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
 from vectorfin.search import register_embed_function
@@ -39,6 +41,7 @@ def _load(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     with duck.connect() as connection:
         register_embed_function(connection)
+        create_catalog_views(connection)
         print(connection.sql(args.sql))
     return 0
 
@@ -76,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(handler=_load)
 
-    query = commands.add_parser("query", help="run SQL with the iceberg extension loaded")
+    query = commands.add_parser(
+        "query", help="run SQL over the catalog's tables (views such as raw.transcript_chunks)"
+    )
     query.add_argument("sql")
     query.set_defaults(handler=_query)
     return parser

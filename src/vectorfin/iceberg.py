@@ -1,8 +1,11 @@
 """The project's Iceberg tables: their schemas, the catalog that holds them, and safe commits.
 
-Every commit also refreshes `metadata/version-hint.text` so that DuckDB's `iceberg_scan()`
-can read a table from its folder alone (`iceberg_scan('<warehouse>/raw/transcript_chunks')`),
-which is how the dbt sources and analysts' ad-hoc queries read it.
+The catalog is the truth about a table: its current metadata file is what dbt's sources read
+(see `resolve_table`), whoever committed last. Every commit the project itself makes also refreshes
+`metadata/version-hint.text`, which lets a DuckDB session that cannot reach the catalog (the plain
+`duckdb` CLI, a BI tool, `ml.runs.embeddings_table_sql`) read a table from its folder,
+`iceberg_scan('<warehouse>/raw/transcript_chunks')`; a commit by any other writer leaves that hint
+behind, so nothing that must see every commit reads by folder.
 
 Concurrent writers: pyiceberg retries a commit that lost a race by re-applying the same change on
 top of the winner's snapshot, without re-planning it: two loads that both found a chunk missing
@@ -106,6 +109,10 @@ RAW_TABLE_SCHEMAS: dict[str, Schema] = {
 
 class SchemaDriftError(ValueError):
     """A table's columns differ from what the project writes, in a way no safe evolution repairs."""
+
+
+class TableNotInCatalogError(LookupError):
+    """The catalog does not know the table (or the snapshot) asked for."""
 
 
 def raw_partition_spec(schema: Schema) -> PartitionSpec:
@@ -414,3 +421,47 @@ def append_new_rows(table: Table, rows: pa.Table, key: str) -> int:
 
     commit_planned(stage(table, plan), plan)
     return appended
+
+
+# Reading what the catalog says ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedTable:
+    """One table as the catalog names it: the metadata file to read and the snapshot in it."""
+
+    identifier: str
+    metadata_location: str
+    snapshot_id: int | None  # None: the table has no snapshot yet (created, never written)
+    pinned: bool  # a snapshot asked for, rather than the current one
+
+    @property
+    def scan_sql(self) -> str:
+        """DuckDB's `iceberg_scan` of exactly this metadata file and snapshot (filters still prune)."""
+        location = self.metadata_location.replace("'", "''")
+        if self.pinned:
+            return f"iceberg_scan('{location}', snapshot_from_id={int(self.snapshot_id)})"
+        return f"iceberg_scan('{location}')"
+
+
+def resolve_table(
+    catalog: Catalog, identifier: str, snapshot_id: int | None = None, settings: Settings | None = None
+) -> ResolvedTable:
+    """The table's current metadata file, per the catalog, and its current (or the given) snapshot."""
+    settings = settings or Settings.from_env()
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        raise TableNotInCatalogError(
+            f"{settings.catalog_description} has no table {identifier}: load a corpus first "
+            "(python -m vectorfin load PATH), or check VECTORFIN_CATALOG_URI and VECTORFIN_WAREHOUSE"
+        ) from None
+    if snapshot_id is None:
+        return ResolvedTable(identifier, table.metadata_location, _current_snapshot_id(table), pinned=False)
+    if table.snapshot_by_id(snapshot_id) is None:
+        raise TableNotInCatalogError(
+            f"{settings.catalog_description}: table {identifier} has no snapshot {snapshot_id} "
+            "(expired, or never taken); its snapshots: "
+            + ", ".join(str(snapshot.snapshot_id) for snapshot in table.snapshots()[-5:])
+        )
+    return ResolvedTable(identifier, table.metadata_location, snapshot_id, pinned=True)
