@@ -204,3 +204,18 @@ def test_tables_from_before_row_versions_are_upgraded_and_reloaded_once(
         assert rows.num_rows == old_rows[name].num_rows == len(set(rows["chunk_id"].to_pylist()))
         assert rows[ROW_HASH].null_count == 0
         assert not any(chunk_id.startswith("old-") for chunk_id in rows["chunk_id"].to_pylist())
+
+
+def test_a_document_another_writer_duplicated_a_row_of_is_repaired(settings: Settings, corpus: Path) -> None:
+    load_corpus([corpus], progress=False)
+    table = get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{TRANSCRIPT_CHUNKS}")
+    copy = table.scan(row_filter="doc_id = '20230420_MRDN' and chunk_idx = 0").to_arrow()
+    column = copy.schema.field(ROW_HASH)  # the copy comes without a row version
+    table.append(copy.set_column(copy.schema.get_field_index(ROW_HASH), column, pa.nulls(1, column.type)))
+
+    report = load_corpus([corpus], progress=False)
+
+    load = report.tables[TRANSCRIPT_CHUNKS]
+    assert (load.replaced_documents, load.removed_chunks) == (1, load.added_chunks + 1)
+    rows = _table(settings, TRANSCRIPT_CHUNKS)
+    assert rows.num_rows == len(set(rows["chunk_id"].to_pylist())) == 98

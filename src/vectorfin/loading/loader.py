@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +195,7 @@ class DocumentReplacement:
             self._documents.setdefault(key, []).append(row)
         chunk_ids, hashes = rows["chunk_id"].to_pylist(), rows[ROW_HASH].to_pylist()
         self._versions = {
-            key: sorted((chunk_ids[row], hashes[row]) for row in positions)
+            key: Counter((chunk_ids[row], hashes[row]) for row in positions)
             for key, positions in self._documents.items()
         }
 
@@ -207,7 +208,7 @@ class DocumentReplacement:
         unchanged = 0
         for key, positions in self._documents.items():
             old = loaded.get(key)
-            if old is not None and sorted(version for version, _ in old) == self._versions[key]:
+            if old is not None and Counter(version for version, _ in old) == self._versions[key]:
                 unchanged += 1
                 continue
             if old is not None:
