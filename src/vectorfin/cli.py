@@ -4,8 +4,9 @@ Commands:
   setup-duckdb   install DuckDB's iceberg extension from its PyPI package (offline)
   init           create the raw Iceberg tables in the configured catalog
   load PATH...   chunk and append corpora (../shared/data layout, or the demo corpus)
-  query SQL      run SQL in a DuckDB session with the iceberg extension loaded and
-                 vectorfin_embed(text, model_path) registered
+  query SQL      run SQL in a DuckDB session with the iceberg extension loaded, a view
+                 <namespace>.<table> for every table of the catalog (raw.transcript_chunks, ...)
+                 at its current snapshot, and vectorfin_embed(text, model_path) registered
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import sys
 from pathlib import Path
 
 from vectorfin import duck
+from vectorfin.catalog_reads import create_catalog_views
 from vectorfin.config import Settings
-from vectorfin.iceberg import ensure_raw_tables, get_catalog
+from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
 from vectorfin.search import register_embed_function
 
 
@@ -24,18 +26,22 @@ def _load(args: argparse.Namespace) -> int:
     from vectorfin.loading import LoadError, load_corpus
 
     try:
-        added = load_corpus(args.paths, token_budget=args.token_budget, progress=not args.quiet)
+        report = load_corpus(args.paths, token_budget=args.token_budget, progress=not args.quiet)
     except LoadError as error:
-        print(f"load failed, nothing was committed: {error}", file=sys.stderr)
+        outcome = f"{', '.join(error.kept)} keep part of it" if error.kept else "nothing was committed"
+        print(f"load failed, {outcome}: {error}", file=sys.stderr)
         return 1
-    for table, count in added.items():
-        print(f"{table}: {count} new chunks")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for table, load in report.tables.items():
+        print(f"{RAW_NAMESPACE}.{table}: {load.describe()}")
     return 0
 
 
 def _query(args: argparse.Namespace) -> int:
     with duck.connect() as connection:
         register_embed_function(connection)
+        create_catalog_views(connection)
         print(connection.sql(args.sql))
     return 0
 
@@ -73,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.set_defaults(handler=_load)
 
-    query = commands.add_parser("query", help="run SQL with the iceberg extension loaded")
+    query = commands.add_parser(
+        "query", help="run SQL over the catalog's tables (views such as raw.transcript_chunks)"
+    )
     query.add_argument("sql")
     query.set_defaults(handler=_query)
     return parser

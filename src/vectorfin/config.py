@@ -47,6 +47,11 @@ class Settings:
     def is_local(self) -> bool:
         return "://" not in self.warehouse
 
+    @property
+    def catalog_description(self) -> str:
+        """How error messages name the configured catalog: its name and where its tables live."""
+        return f"catalog {self.catalog_name!r} (warehouse {self.warehouse})"
+
     def table_location(self, namespace: str, table: str) -> str:
         """Tables live at `<warehouse>/<namespace>/<table>`, the path `iceberg_scan()` is given."""
         return f"{self.warehouse}/{namespace}/{table}"

@@ -1,7 +1,9 @@
-"""dbt-duckdb plugin: every dbt connection gets DuckDB's iceberg extension, installed offline, the
-`vectorfin_embed` function the `semantic_search` macro calls, and the settings check the
-`on-run-start` hook calls (`vectorfin_setting_names()`, `vectorfin_validate_settings(json, json)`);
-the package's log lines (training progress, say) go to dbt's log.
+"""dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg extension, installed offline, and the
+functions the project's SQL calls: `vectorfin_embed` (the `semantic_search` macro),
+`vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
+and the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
+`vectorfin_validate_settings(json, json)`). The package's log lines (training progress, say) go to
+dbt's log.
 
 dbt-duckdb's own `extensions:` setting would fetch extensions from DuckDB's server, which this
 project must never need; the plugin installs them from their PyPI packages instead.
@@ -14,6 +16,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
+from vectorfin.catalog_reads import register_read_function
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import load_extensions
 from vectorfin.project_settings import setting_names, validate_settings_json
@@ -30,6 +33,7 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
         register_embed_function(conn)
+        register_read_function(conn)
         conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
         conn.create_function(
             VALIDATE_SETTINGS_FUNCTION, validate_settings_json, ["VARCHAR", "VARCHAR"], "VARCHAR"

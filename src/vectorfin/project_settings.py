@@ -144,6 +144,20 @@ def pair_strategy_entries(value: Any) -> list[str]:
     return problems
 
 
+def snapshot_pins(value: Any) -> list[str]:
+    """{raw table name: Iceberg snapshot id}; which tables exist is checked against the catalog when
+    the sources resolve (vectorfin.catalog_reads), which knows them."""
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [f"must be a mapping of raw table name to snapshot id, got {value!r}"]
+    return [
+        f"{table}: a snapshot id is a whole number, got {snapshot!r}"
+        for table, snapshot in value.items()
+        if not isinstance(snapshot, int) or isinstance(snapshot, bool)
+    ]
+
+
 def mapping(check_values: Callable[[Mapping[str, Any]], Any]) -> Check:
     """A mapping that `check_values` accepts (it raises ValueError naming what is wrong)."""
 
@@ -174,6 +188,7 @@ def enabled_pair_strategies(
 
 # Every var of dbt_project.yml and its rule (a test keeps the two lists equal).
 SETTINGS: dict[str, Check] = {
+    "raw_snapshot_ids": snapshot_pins,
     "min_chunk_chars": integer(1),
     "max_chunk_chars": integer(1),
     "ticker_regex": regex,

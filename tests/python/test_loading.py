@@ -59,10 +59,15 @@ def demo_copy(demo_corpus: Path, tmp_path: Path) -> Path:
 
 
 def test_demo_corpus_fills_both_tables(settings: Settings, demo_corpus: Path) -> None:
-    added = load_corpus([demo_corpus], token_budget=256, progress=False)
+    report = load_corpus([demo_corpus], token_budget=256, progress=False)
 
     transcripts, filings = _read(settings, TRANSCRIPT_CHUNKS), _read(settings, FILING_CHUNKS)
-    assert added == {TRANSCRIPT_CHUNKS: transcripts.num_rows, FILING_CHUNKS: filings.num_rows}
+    assert report.added_chunks == {TRANSCRIPT_CHUNKS: transcripts.num_rows, FILING_CHUNKS: filings.num_rows}
+    assert report.warnings == []
+    assert {table: load.new_documents for table, load in report.tables.items()} == {
+        TRANSCRIPT_CHUNKS: 12,
+        FILING_CHUNKS: 5,
+    }
     assert set(transcripts.column("source_dataset").to_pylist()) == {"ectsum", "speaker_turns", "maec"}
     assert set(filings.column("source_dataset").to_pylist()) == {"edgar_10k", "filing_pages"}
     assert all(count_tokens(text) <= 256 for text in transcripts.column("chunk_text").to_pylist())
@@ -124,9 +129,14 @@ def test_loading_twice_adds_nothing(settings: Settings, demo_corpus: Path) -> No
     first = load_corpus([demo_corpus], progress=False)
     snapshots = _snapshots(settings)
 
-    assert load_corpus([demo_corpus], progress=False) == {TRANSCRIPT_CHUNKS: 0, FILING_CHUNKS: 0}
+    again = load_corpus([demo_corpus], progress=False)
+
+    assert again.added_chunks == {TRANSCRIPT_CHUNKS: 0, FILING_CHUNKS: 0}
+    assert {table: load.unchanged_documents for table, load in again.tables.items()} == {
+        table: load.new_documents for table, load in first.tables.items()
+    }
     assert _snapshots(settings) == snapshots
-    assert {table: _read(settings, table).num_rows for table in TABLES} == first
+    assert {table: _read(settings, table).num_rows for table in TABLES} == first.added_chunks
 
 
 def test_iceberg_scan_reads_loaded_chunks(settings: Settings, demo_corpus: Path) -> None:
@@ -180,8 +190,79 @@ def _broken_json(corpus: Path) -> tuple[Path, str]:
     return filings, "line 3: invalid JSON"
 
 
+def _huge_turn_idx(corpus: Path) -> tuple[Path, str]:
+    turns = corpus / "transcripts/speaker_turns/turns.jsonl"
+    records = _demo_lines(turns)
+    records[3]["turn_idx"] = 99999999999
+    _write_lines(turns, records)
+    return (
+        turns,
+        "line 4 (call_id='NRTH_q3_2022', turn_idx=99999999999): field 'turn_idx' must be at most 2147483647",
+    )
+
+
+def _far_future_date(corpus: Path) -> tuple[Path, str]:
+    calls = corpus / "transcripts/maec/calls.jsonl"
+    records = _demo_lines(calls)
+    records[1]["call_date"] = "9999-12-31"
+    _write_lines(calls, records)
+    return calls, "line 2 (call_id='20240208_CALD'): field 'call_date' must lie in 1900-01-01..2100-12-31"
+
+
+def _control_character_in_a_speaker(corpus: Path) -> tuple[Path, str]:
+    turns = corpus / "transcripts/speaker_turns/turns.jsonl"
+    records = _demo_lines(turns)
+    records[2]["speaker"] = "Dana\u0007Whitcomb"
+    _write_lines(turns, records)
+    return (
+        turns,
+        "line 3 (call_id='NRTH_q3_2022', turn_idx=2): field 'speaker' holds the control character '\\x07'",
+    )
+
+
+def _empty_file(corpus: Path) -> tuple[Path, str]:
+    turns = corpus / "transcripts/speaker_turns/turns.jsonl"
+    turns.write_text("\n")
+    return turns, "the file holds no records"
+
+
+def _conflicting_turns(corpus: Path) -> tuple[Path, str]:
+    turns = corpus / "transcripts/speaker_turns/turns.jsonl"
+    records = _demo_lines(turns)
+    _write_lines(turns, [*records, {**records[3], "speech": "Another text for the same turn."}])
+    return (
+        turns,
+        "line 69 (call_id='NRTH_q3_2022', turn_idx=3): same call_id and turn_idx as line 4, with different",
+    )
+
+
+def _conflicting_pages(corpus: Path) -> tuple[Path, str]:
+    pages = corpus / "filings/filing_pages/pages.jsonl"
+    records = _demo_lines(pages)
+    _write_lines(
+        pages, [*records, {**records[1], "page_id": "BLUO_2023Q3_10Q#p1-rescan", "text": "Rescanned."}]
+    )
+    return (
+        pages,
+        "line 8 (page_id='BLUO_2023Q3_10Q#p1-rescan'): same doc_name and page_num as line 2, with different",
+    )
+
+
 @pytest.mark.parametrize(
-    "corrupt", [_drop_field, _wrong_year, _bad_call_date, _corrupt_parquet, _broken_json]
+    "corrupt",
+    [
+        _drop_field,
+        _wrong_year,
+        _bad_call_date,
+        _corrupt_parquet,
+        _broken_json,
+        _huge_turn_idx,
+        _far_future_date,
+        _control_character_in_a_speaker,
+        _empty_file,
+        _conflicting_turns,
+        _conflicting_pages,
+    ],
 )
 def test_malformed_input_names_file_and_record_and_commits_nothing(
     settings: Settings, demo_copy: Path, corrupt: object
@@ -210,6 +291,39 @@ def test_a_bad_filing_leaves_loaded_transcripts_unchanged(
         load_corpus([demo_copy], progress=False)
 
     assert _snapshots(settings) == snapshots
+
+
+def test_an_identical_repeated_record_is_skipped_with_a_warning(
+    settings: Settings, demo_corpus: Path, demo_copy: Path
+) -> None:
+    turns = demo_copy / "transcripts/speaker_turns/turns.jsonl"
+    _write_lines(turns, [*_demo_lines(turns), _demo_lines(turns)[3]])
+
+    report = load_corpus([demo_copy], progress=False)
+
+    assert report.warnings == [
+        f"{turns}: skipped 1 record(s) repeating an earlier one with the same call_id and turn_idx "
+        "and content (line 69 = line 4)"
+    ]
+    transcripts = _read(settings, TRANSCRIPT_CHUNKS)
+    assert transcripts.num_rows == len(set(transcripts["chunk_id"].to_pylist())) == 98
+
+
+def test_a_call_without_turns_is_reported_and_keeps_its_loaded_rows(
+    settings: Settings, demo_corpus: Path, demo_copy: Path
+) -> None:
+    load_corpus([demo_corpus], progress=False)
+    loaded = _rows_where(_read(settings, TRANSCRIPT_CHUNKS), doc_id="NRTH_q4_2022")
+    turns = demo_copy / "transcripts/speaker_turns/turns.jsonl"
+    _write_lines(turns, [record for record in _demo_lines(turns) if record["call_id"] != "NRTH_q4_2022"])
+
+    report = load_corpus([demo_copy], progress=False)
+
+    assert report.warnings == [
+        "speaker_turns: 1 of 7 documents have no text and load no chunks "
+        "(already loaded versions are kept): NRTH_q4_2022"
+    ]
+    assert _rows_where(_read(settings, TRANSCRIPT_CHUNKS), doc_id="NRTH_q4_2022") == loaded
 
 
 def test_a_folder_without_any_corpus_is_an_error(settings: Settings, tmp_path: Path) -> None:

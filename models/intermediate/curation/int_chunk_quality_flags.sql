@@ -1,6 +1,10 @@
 -- Every chunk with every reason it fails curation, one row per raw chunk (nothing is dropped here).
 -- Reasons, in priority order (the first one found is `reason`; all of them are `reasons`):
---   missing_text, too_short, too_long            text null/empty or outside var min/max_chunk_chars
+--   missing_text                                 text null or empty
+--   control_characters                           text holding a control character after cleaning (which
+--                                                turns tabs and line breaks into spaces): binary junk, such
+--                                                as a PDF page extracted as glyph codes, or a JSON \u0000
+--   too_short, too_long                          text outside var min/max_chunk_chars
 --   unknown_ticker, malformed_ticker             no ticker (or a filing company the seed cannot map),
 --                                                or one that fails var ticker_regex
 --   malformed_period                             fiscal_period null or failing var fiscal_period_regex
@@ -29,6 +33,7 @@ row_checks as (
         list_filter(
             [
                 case when chunk_text is null or text_length = 0 then 'missing_text' end,
+                case when regexp_matches(chunk_text, '[\x00-\x1f\x7f]') then 'control_characters' end,
                 case when text_length > 0 and text_length < {{ var('min_chunk_chars') }} then 'too_short' end,
                 case when text_length > {{ var('max_chunk_chars') }} then 'too_long' end,
                 case when ticker is null or trim(ticker) = '' then 'unknown_ticker' end,

@@ -3,34 +3,61 @@
 A corpus root holds any of the folders in `DATASETS`; each file may be `.parquet` or `.jsonl`
 (one JSON object per line, same field names). Other folders (`evals/`, `general/`) are not
 corpora and are never looked at. Every record is validated here, before anything is chunked.
+
+Records are keyed (a call by call_id, a turn by call_id and turn_idx, a page by page_id and by
+doc_name and page_num): a repeat with the same content is skipped and reported, a repeat with
+other content stops the load. Whatever cannot be loaded is reported, never silently dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vectorfin.loading import timing
 from vectorfin.loading.records import Document, Unit
-from vectorfin.loading.validation import LoadError, Record, SourceFile, find_source_file, read_source_file
+from vectorfin.loading.validation import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    KeyedRecords,
+    LoadError,
+    Record,
+    SourceFile,
+    find_source_file,
+    read_source_file,
+)
 
 TRANSCRIPT_SECTIONS = frozenset({"prepared_remarks", "q_and_a"})
 UNKNOWN = "unknown"
+_EXAMPLES = 3  # ids a warning names before it only counts
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str  # the source_dataset value
     folder: str  # relative to a corpus root
-    read: Callable[[Path], list[Document]]
+    read: Callable[[Path, list[str]], list[Document]]  # (folder, warnings to append to)
 
 
-def read_corpora(roots: Iterable[Path]) -> dict[str, list[Document]]:
-    """Documents per source dataset found under the roots; raises LoadError on any bad input."""
-    found: dict[str, list[Document]] = {}
+@dataclass
+class Corpus:
+    """Documents per source dataset, and the warnings reading them raised."""
+
+    documents: dict[str, list[Document]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_corpora(roots: Iterable[Path]) -> Corpus:
+    """Documents per source dataset found under the roots; raises LoadError on any bad input.
+
+    A document in two roots is an error; a document without any text unit (a call whose turns
+    file has none of its turns) is left out with a warning, so it replaces nothing already loaded.
+    """
+    corpus = Corpus()
+    found_in: dict[tuple[str, str], Path] = {}
     for root in roots:
         if not root.is_dir():
             raise LoadError(f"{root}: not a folder")
@@ -39,8 +66,27 @@ def read_corpora(roots: Iterable[Path]) -> dict[str, list[Document]]:
             expected = ", ".join(dataset.folder for dataset in DATASETS)
             raise LoadError(f"{root}: no corpus found (expected any of {expected})")
         for dataset in present:
-            found.setdefault(dataset.name, []).extend(dataset.read(root / dataset.folder))
-    return found
+            documents = dataset.read(root / dataset.folder, corpus.warnings)
+            for document in documents:
+                first_root = found_in.setdefault((dataset.name, document.doc_id), root)
+                if first_root != root:
+                    raise LoadError(
+                        f"{dataset.name} document {document.doc_id!r} is in both {first_root} and {root}"
+                    )
+            loadable = _with_units(dataset, documents, corpus.warnings)
+            corpus.documents.setdefault(dataset.name, []).extend(loadable)
+    return corpus
+
+
+def _with_units(dataset: Dataset, documents: list[Document], warnings: list[str]) -> list[Document]:
+    empty = [document.doc_id for document in documents if not document.units]
+    if empty:
+        warnings.append(
+            f"{dataset.name}: {len(empty)} of {len(documents)} documents have no text and load no chunks "
+            f"(already loaded versions are kept): {', '.join(empty[:_EXAMPLES])}"
+            + (", ..." if len(empty) > _EXAMPLES else "")
+        )
+    return [document for document in documents if document.units]
 
 
 def _required_file(folder: Path, stem: str) -> SourceFile:
@@ -50,10 +96,22 @@ def _required_file(folder: Path, stem: str) -> SourceFile:
     return read_source_file(path)
 
 
-def _new_id(record: Record, key: str, existing: Container[str]) -> str:
-    if key in existing:
-        raise record.error(f"duplicate id {key!r}")
-    return key
+def _unique_records(
+    source: SourceFile, key_names: str, key: Callable[[Record], Hashable], warnings: list[str]
+) -> Iterator[tuple[Record, Hashable]]:
+    """Each record with its key, the first of each key only (see `KeyedRecords`)."""
+    keyed = KeyedRecords(source, key_names)
+    for record in source:
+        record_key = key(record)
+        if keyed.is_first(record, record_key):
+            yield record, record_key
+    note = keyed.warning()
+    if note:
+        warnings.append(note)
+
+
+def _call_id(record: Record) -> str:
+    return record.identifier("call_id")
 
 
 def _renumber_groups(units: list[Unit]) -> None:
@@ -75,17 +133,16 @@ def _fiscal_call(record: Record, source_dataset: str, call_id: str) -> Document:
         source_dataset=source_dataset,
         doc_id=call_id,
         ticker=record.identifier("ticker"),
-        company=record.optional_text("company"),
+        company=record.optional_label("company"),
         fiscal_period=timing.quarter_label(year, quarter),
         knowledge_ts=timing.quarter_known_from(year, quarter),
     )
 
 
-def read_ectsum(folder: Path) -> list[Document]:
+def read_ectsum(folder: Path, warnings: list[str]) -> list[Document]:
     """ECTSum calls: sentences (no speakers) merged up to the budget, then one chunk per summary bullet."""
-    documents: dict[str, Document] = {}
-    for record in _required_file(folder, "calls"):
-        call_id = _new_id(record, record.identifier("call_id"), documents)
+    documents: list[Document] = []
+    for record, call_id in _unique_records(_required_file(folder, "calls"), "call_id", _call_id, warnings):
         document = _fiscal_call(record, "ectsum", call_id)
         sentences = record.text_list("transcript_sentences")
         bullets = record.text_list("summary_bullets")
@@ -96,8 +153,8 @@ def read_ectsum(folder: Path) -> list[Document]:
             Unit(text, group=1 + index, section="summary_bullet", speaker_role=UNKNOWN, turn_idx=index)
             for index, text in enumerate(bullets)
         ]
-        documents[call_id] = document
-    return list(documents.values())
+        documents.append(document)
+    return documents
 
 
 def participant_roles(participants: Iterable[str]) -> dict[str, str]:
@@ -119,21 +176,24 @@ def speaker_role(speaker: str | None, roles: dict[str, str]) -> str:
     return roles.get(speaker, UNKNOWN)
 
 
-def read_speaker_turns(folder: Path) -> list[Document]:
+def read_speaker_turns(folder: Path, warnings: list[str]) -> list[Document]:
     """Calls as speaker turns; a turn is one unit, kept whole when it fits the budget."""
     calls: dict[str, tuple[Document, dict[str, str]]] = {}
-    for record in _required_file(folder, "calls"):
-        call_id = _new_id(record, record.identifier("call_id"), calls)
+    for record, call_id in _unique_records(_required_file(folder, "calls"), "call_id", _call_id, warnings):
         calls[call_id] = (
             _fiscal_call(record, "speaker_turns", call_id),
-            participant_roles(record.text_list("participants")),
+            participant_roles(record.label_list("participants")),
         )
-    turns = _required_file(folder, "turns")
     positioned: dict[str, list[tuple[int, Unit]]] = {call_id: [] for call_id in calls}
-    for record in turns:
-        call_id = _known_call(record, calls, "calls")
-        turn_idx = record.integer("turn_idx", minimum=0)
-        speaker = record.optional_text("speaker")
+    turns = _unique_records(
+        _required_file(folder, "turns"),
+        "call_id and turn_idx",
+        lambda record: (_call_id(record), record.integer("turn_idx", minimum=0)),
+        warnings,
+    )
+    for record, (call_id, turn_idx) in turns:
+        _known_call(record, call_id, calls, "calls")
+        speaker = record.optional_label("speaker")
         unit = Unit(
             record.text("speech"),
             group=0,
@@ -149,15 +209,13 @@ def read_speaker_turns(folder: Path) -> list[Document]:
     ]
 
 
-def _known_call(record: Record, calls: dict[str, object], calls_stem: str) -> str:
-    call_id = record.identifier("call_id")
+def _known_call(record: Record, call_id: str, calls: dict[str, object], calls_stem: str) -> None:
     if call_id not in calls:
         raise record.error(f"call_id {call_id!r} is not in the {calls_stem} file")
-    return call_id
 
 
 def _section(record: Record) -> str:
-    section = record.optional_text("section")
+    section = record.optional_label("section")
     if section is None:
         return UNKNOWN
     if section not in TRANSCRIPT_SECTIONS:
@@ -185,26 +243,30 @@ def _group_speaker_runs(units: list[Unit]) -> None:
         unit.group = run
 
 
-def read_maec(folder: Path) -> list[Document]:
+def read_maec(folder: Path, warnings: list[str]) -> list[Document]:
     """MAEC calls: sentences merged into runs of one (anonymised) speaker, or of unlabeled text."""
     calls: dict[str, Document] = {}
-    for record in _required_file(folder, "calls"):
-        call_id = _new_id(record, record.identifier("call_id"), calls)
+    for record, call_id in _unique_records(_required_file(folder, "calls"), "call_id", _call_id, warnings):
         call_date = record.date("call_date")
         year, quarter = timing.reported_quarter(call_date)
         calls[call_id] = Document(
             source_dataset="maec",
             doc_id=call_id,
             ticker=record.identifier("ticker"),
-            company=record.optional_text("company"),
+            company=record.optional_label("company"),
             fiscal_period=timing.quarter_label(year, quarter),
             knowledge_ts=timing.known_from(call_date),
         )
     positioned: dict[str, list[tuple[int, Unit]]] = {call_id: [] for call_id in calls}
-    for record in _required_file(folder, "sentences"):
-        call_id = _known_call(record, calls, "calls")
-        sentence_idx = record.integer("sentence_idx", minimum=0)
-        person = record.optional_text("person")
+    sentences = _unique_records(
+        _required_file(folder, "sentences"),
+        "call_id and sentence_idx",
+        lambda record: (_call_id(record), record.integer("sentence_idx", minimum=0)),
+        warnings,
+    )
+    for record, (call_id, sentence_idx) in sentences:
+        _known_call(record, call_id, calls, "calls")
+        person = record.optional_label("person")
         unit = Unit(
             record.text("sentence"),
             group=0,
@@ -236,67 +298,81 @@ def _item_order(key: str) -> tuple[int, str]:
     return int(number), letter
 
 
-def read_edgar_10k(folder: Path) -> list[Document]:
+def read_edgar_10k(folder: Path, warnings: list[str]) -> list[Document]:
     """EDGAR 10-Ks: one unit per Item, in Item order.
 
     The crawler writes every Item key for every filing, '' where the filing has no such Item
     (item_9C before 2021, say); those are absent Items, not empty text, so they make no chunk.
     """
-    documents: dict[str, Document] = {}
-    for record in _required_file(folder, "filings_10k"):
-        cik = record.identifier("cik")
-        company = record.text("company").strip()
-        form_type = record.text("filing_type").strip()
-        filing_date = record.date("filing_date")
+    documents: list[Document] = []
+    filings = _unique_records(
+        _required_file(folder, "filings_10k"), "cik, filing_type and filing_date", _filing_id, warnings
+    )
+    for record, doc_id in filings:
+        company = record.label("company")
         fiscal_year = timing.fiscal_year_of_period_end(record.date("period_of_report"))
-        doc_id = _new_id(record, f"{cik}_{form_type.replace('-', '')}_{filing_date.isoformat()}", documents)
         items = sorted((key for key in record.values if _ITEM_KEY.fullmatch(key)), key=_item_order)
         texts = [(key, record.optional_text(key)) for key in items]
         document = Document(
             source_dataset="edgar_10k",
             doc_id=doc_id,
-            ticker=record.optional_text("ticker") or company,
+            ticker=record.optional_identifier("ticker") or company,
             company=company,
             fiscal_period=timing.fiscal_year_label(fiscal_year),
-            knowledge_ts=timing.known_from(filing_date),
-            form_type=form_type,
+            knowledge_ts=timing.known_from(record.date("filing_date")),
+            form_type=record.label("filing_type"),
             units=[Unit(text, group=0, item=key) for key, text in texts if text],
         )
         _renumber_groups(document.units)
-        documents[doc_id] = document
-    return list(documents.values())
+        documents.append(document)
+    return documents
 
 
-def read_filing_pages(folder: Path) -> list[Document]:
+def _filing_id(record: Record) -> str:
+    form_type = record.label("filing_type").replace("-", "")
+    return f"{record.identifier('cik')}_{form_type}_{record.date('filing_date').isoformat()}"
+
+
+def read_filing_pages(folder: Path, warnings: list[str]) -> list[Document]:
     """Filing pages: one document per doc_name, one unit per page, in page order.
 
-    `documents.jsonl` adds only the sector and a link to the PDF, which the tables do not hold.
+    Every page repeats its document's company, ticker, type and period; pages that disagree stop
+    the load. `documents.jsonl` adds only the sector and a link to the PDF, which the tables do not hold.
     """
-    documents: dict[str, Document] = {}
+    documents: dict[str, tuple[Document, Record]] = {}
     positioned: dict[str, list[tuple[int, Unit]]] = {}
-    page_ids: set[str] = set()
-    for record in _required_file(folder, "pages"):
-        page_ids.add(_new_id(record, record.identifier("page_id"), page_ids))
+    source = _required_file(folder, "pages")
+    page_places = KeyedRecords(source, "doc_name and page_num")
+    pages = _unique_records(source, "page_id", lambda record: record.identifier("page_id"), warnings)
+    for record, _page_id in pages:
         doc_name = record.identifier("doc_name")
-        if doc_name not in documents:
-            documents[doc_name] = _page_document(record, doc_name)
-            positioned[doc_name] = []
         page_num = record.integer("page_num", minimum=0)
-        positioned[doc_name].append((page_num, Unit(record.text("text"), group=0, page=page_num)))
-    return [_ordered(document, positioned[name], merge_runs=False) for name, document in documents.items()]
+        page_places.is_first(record, (doc_name, page_num))  # raises on a second, different page there
+        document = _page_document(record, doc_name)
+        first, first_record = documents.setdefault(doc_name, (document, record))
+        if document != first:
+            raise record.error(
+                f"doc_name {doc_name!r} differs in document fields from {first_record.position}"
+            )
+        unit = Unit(record.text("text"), group=0, page=page_num)
+        positioned.setdefault(doc_name, []).append((page_num, unit))
+    return [
+        _ordered(document, positioned[name], merge_runs=False)
+        for name, (document, _first) in documents.items()
+    ]
 
 
 def _page_document(record: Record, doc_name: str) -> Document:
-    company = record.text("company").strip()
-    doc_type = record.text("doc_type")
-    form_type = PAGE_FORM_TYPES.get(doc_type.strip().lower())
+    company = record.label("company")
+    doc_type = record.label("doc_type")
+    form_type = PAGE_FORM_TYPES.get(doc_type.lower())
     if form_type is None:
         raise record.error(f"field 'doc_type' must be one of {sorted(PAGE_FORM_TYPES)}, got {doc_type!r}")
     fiscal_period, knowledge_ts = _page_period(record, doc_name, record.integer("doc_period", 1900, 2100))
     return Document(
         source_dataset="filing_pages",
         doc_id=doc_name,
-        ticker=record.optional_text("ticker") or company,
+        ticker=record.optional_identifier("ticker") or company,
         company=company,
         fiscal_period=fiscal_period,
         knowledge_ts=knowledge_ts,
@@ -316,9 +392,12 @@ def _page_period(record: Record, doc_name: str, doc_period: int) -> tuple[str, d
     if dated is None:
         return fiscal_period, estimate
     try:
-        return fiscal_period, timing.known_from(dt.date.fromisoformat(dated.group(1)))
+        published = dt.date.fromisoformat(dated.group(1))
     except ValueError:
         raise record.error(f"doc_name {doc_name!r} has an invalid date") from None
+    if not EARLIEST_DATE <= published <= LATEST_DATE:
+        raise record.error(f"doc_name {doc_name!r} has a date outside {EARLIEST_DATE}..{LATEST_DATE}")
+    return fiscal_period, timing.known_from(published)
 
 
 DATASETS = (

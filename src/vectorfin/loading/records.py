@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from vectorfin.iceberg import FILING_CHUNKS, RAW_TABLE_SCHEMAS, TRANSCRIPT_CHUNKS
+from vectorfin.iceberg import (
+    FILING_CHUNKS,
+    NON_CONTENT_COLUMNS,
+    RAW_TABLE_SCHEMAS,
+    ROW_HASH,
+    TRANSCRIPT_CHUNKS,
+)
 
 TRANSCRIPT_DATASETS = ("ectsum", "speaker_turns", "maec")
 
@@ -47,10 +55,23 @@ class Document:
         return TRANSCRIPT_CHUNKS if self.source_dataset in TRANSCRIPT_DATASETS else FILING_CHUNKS
 
 
-def chunk_id(source_dataset: str, doc_id: str, chunk_idx: int, chunk_text: str) -> str:
-    """Deterministic key: the same text at the same place always gets the same id (idempotent loads)."""
-    key = f"{source_dataset}|{doc_id}|{chunk_idx}|{chunk_text}"
+def chunk_id(source_dataset: str, doc_id: str, chunk_text: str, occurrence: int) -> str:
+    """The chunk's identity: its document and its own text (the `occurrence`-th chunk of the document
+    with that text, from 0), not its position, so inserting a turn re-keys no other chunk."""
+    key = f"{source_dataset}|{doc_id}|{occurrence}|{chunk_text}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def row_hash(values: Iterable[object]) -> str:
+    """Version of a row: a hash of its content columns, so a corrected date or ticker is a new version."""
+    encoded = json.dumps(list(values), default=_isoformat, ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:32]
+
+
+def _isoformat(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"no version encoding for {type(value).__name__}")
 
 
 _DOCUMENT_COLUMNS = ("doc_id", "source_dataset", "ticker", "company", "fiscal_period", "knowledge_ts")
@@ -68,10 +89,11 @@ class TableRows:
         self.schema = RAW_TABLE_SCHEMAS[table].as_arrow()
         self.ingested_at = ingested_at
         self.columns: dict[str, list[object]] = {name: [] for name in self.schema.names}
+        self.content_columns = [name for name in self.schema.names if name not in NON_CONTENT_COLUMNS]
 
-    def add(self, document: Document, chunk_idx: int, text: str, unit: Unit) -> None:
+    def add(self, document: Document, chunk_idx: int, text: str, occurrence: int, unit: Unit) -> None:
         columns = self.columns
-        columns["chunk_id"].append(chunk_id(document.source_dataset, document.doc_id, chunk_idx, text))
+        columns["chunk_id"].append(chunk_id(document.source_dataset, document.doc_id, text, occurrence))
         for name in _DOCUMENT_COLUMNS:
             columns[name].append(getattr(document, name))
         columns["chunk_idx"].append(chunk_idx)
@@ -81,6 +103,7 @@ class TableRows:
             columns["form_type"].append(document.form_type)
         for name in _UNIT_COLUMNS[self.table]:
             columns[name].append(getattr(unit, name))
+        columns[ROW_HASH].append(row_hash(columns[name][-1] for name in self.content_columns))
 
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pydict(self.columns, schema=self.schema)

@@ -2,6 +2,14 @@
 
 Every problem raises `LoadError` with the file, the record's position (`row N` in Parquet, from 0;
 `line N` in JSON Lines, from 1) and its id, so a bad record can be found and fixed at the source.
+
+Field kinds and their rules:
+
+* ids (`identifier`) and labels (`label`: company, speaker, form type...) are structure: they must
+  be printable (no control characters) and at most `MAX_LABEL_CHARS` long, or the load stops.
+* content text (`text`, `text_list`) is taken as it is: empty, control characters or boilerplate
+  are judged per chunk by the dbt quarantine, so one bad sentence does not block a corpus.
+* integers must fit their Iceberg column (32 bits) and dates lie within `EARLIEST_DATE`..`LATEST_DATE`.
 """
 
 from __future__ import annotations
@@ -9,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +28,19 @@ import pyarrow.parquet as pq
 
 SUPPORTED_SUFFIXES = (".parquet", ".jsonl")
 _DIGITS = re.compile(r"[+-]?\d+")
+MAX_LABEL_CHARS = 256  # ids, names and types; the longest in ../shared/data has 46 characters
+MAX_INT32 = 2**31 - 1  # every integer column of the raw tables is a 32-bit int
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
 
 
 class LoadError(Exception):
-    """Malformed corpus input; raised before anything is committed."""
+    """A load that failed: malformed input (raised before anything is committed), schema drift, or a
+    failed commit. `kept` names the tables that keep part of the load (empty: nothing was kept)."""
+
+    def __init__(self, message: str, kept: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.kept = list(kept)
 
 
 @dataclass(frozen=True)
@@ -51,11 +69,16 @@ def find_source_file(folder: Path, stem: str) -> Path | None:
 
 
 def read_source_file(path: Path) -> SourceFile:
+    """The file's records; a file without any is an error (its documents would silently vanish)."""
     if path.suffix == ".parquet":
-        return _read_parquet(path)
-    if path.suffix == ".jsonl":
-        return _read_jsonl(path)
-    raise LoadError(f"{path}: unsupported file type (expected {' or '.join(SUPPORTED_SUFFIXES)})")
+        source = _read_parquet(path)
+    elif path.suffix == ".jsonl":
+        source = _read_jsonl(path)
+    else:
+        raise LoadError(f"{path}: unsupported file type (expected {' or '.join(SUPPORTED_SUFFIXES)})")
+    if not source.records:
+        raise LoadError(f"{path}: the file holds no records")
+    return source
 
 
 def _read_parquet(path: Path) -> SourceFile:
@@ -101,10 +124,15 @@ class Record:
         self._position = position
         self.values = values
 
+    @property
+    def position(self) -> str:
+        """`line N` or `row N`: where the record is in its file."""
+        return f"{self._source.position_kind} {self._position}"
+
     def error(self, message: str) -> LoadError:
         present = (name for name in _ID_FIELDS if self.values.get(name) is not None)
-        ids = ", ".join(f"{name}={self.values[name]!r}" for name in present)
-        where = f"{self._source.path}, {self._source.position_kind} {self._position}"
+        ids = ", ".join(f"{name}={_shown(self.values[name])}" for name in present)
+        where = f"{self._source.path}, {self.position}"
         return LoadError(f"{where}{f' ({ids})' if ids else ''}: {message}")
 
     def _value(self, name: str, optional: bool) -> Any:
@@ -132,37 +160,113 @@ class Record:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"field '{name}' must be a non-empty id, got {value!r}")
-        return value.strip()
+            raise self.error(f"field '{name}' must be a non-empty id, got {_shown(value)}")
+        return self._printable(name, value.strip())
 
-    def integer(self, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    def optional_identifier(self, name: str) -> str | None:
+        """An id that may be absent: null or blank gives None."""
+        value = self._value(name, optional=True)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.identifier(name)
+
+    def label(self, name: str) -> str:
+        """A required short text (a company, a form type), stripped: non-empty and printable."""
+        value = self.optional_label(name)
+        if value is None:
+            self._value(name, optional=False)  # null or missing: that error
+            raise self.error(f"field '{name}' is empty")
+        return value
+
+    def optional_label(self, name: str) -> str | None:
+        """A short text that may be absent (a speaker): null or blank gives None."""
+        value = self._value(name, optional=True)
+        if value is not None and not isinstance(value, str):
+            raise self.error(f"field '{name}' must be text or null, got {_shown(value)}")
+        if value is None or not value.strip():
+            return None
+        return self._printable(name, value.strip())
+
+    def label_list(self, name: str) -> list[str]:
+        values = self.text_list(name)
+        for value in values:
+            self._printable(name, value)
+        return values
+
+    def _printable(self, name: str, value: str) -> str:
+        if len(value) > MAX_LABEL_CHARS:
+            raise self.error(f"field '{name}' must be at most {MAX_LABEL_CHARS} characters, got {len(value)}")
+        control = next((character for character in value if unicodedata.category(character) == "Cc"), None)
+        if control is not None:
+            raise self.error(f"field '{name}' holds the control character {control!r}: {_shown(value)}")
+        return value
+
+    def integer(self, name: str, minimum: int | None = None, maximum: int = MAX_INT32) -> int:
         value = self._value(name, optional=False)
         if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.error(f"field '{name}' must be an integer, got {value!r}")
+            raise self.error(f"field '{name}' must be an integer, got {_shown(value)}")
         if minimum is not None and value < minimum:
             raise self.error(f"field '{name}' must be at least {minimum}, got {value}")
-        if maximum is not None and value > maximum:
+        if value > maximum:
             raise self.error(f"field '{name}' must be at most {maximum}, got {value}")
         return value
 
     def date(self, name: str) -> dt.date:
         value = self._value(name, optional=False)
         if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except (AttributeError, ValueError):
-            raise self.error(f"field '{name}' must be a date (YYYY-MM-DD), got {value!r}") from None
+            value = value.date()
+        elif not isinstance(value, dt.date):
+            try:
+                value = dt.date.fromisoformat(value.strip())
+            except (AttributeError, ValueError):
+                raise self.error(f"field '{name}' must be a date (YYYY-MM-DD), got {_shown(value)}") from None
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise self.error(f"field '{name}' must lie in {EARLIEST_DATE}..{LATEST_DATE}, got {value}")
+        return value
 
     def text_list(self, name: str) -> list[str]:
         value = self._value(name, optional=False)
         if not isinstance(value, list) or not all(isinstance(element, str) for element in value):
-            raise self.error(f"field '{name}' must be a list of texts, got {str(value)[:80]!r}")
+            raise self.error(f"field '{name}' must be a list of texts, got {_shown(value)}")
         return value
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+class KeyedRecords:
+    """The first record of each key in one file: an identical repeat is skipped and counted, a repeat
+    with other content is an error naming both records."""
+
+    def __init__(self, source: SourceFile, key_names: str) -> None:
+        self._source = source
+        self._key_names = key_names
+        self._first: dict[object, Record] = {}
+        self.skipped: list[str] = []
+
+    def is_first(self, record: Record, key: object) -> bool:
+        earlier = self._first.setdefault(key, record)
+        if earlier is record:
+            return True
+        if earlier.values != record.values:
+            raise record.error(f"same {self._key_names} as {earlier.position}, with different content")
+        self.skipped.append(f"{record.position} = {earlier.position}")
+        return False
+
+    def warning(self) -> str | None:
+        """A note on the skipped repeats, for the load's report."""
+        if not self.skipped:
+            return None
+        examples = ", ".join(self.skipped[:3])
+        return (
+            f"{self._source.path}: skipped {len(self.skipped)} record(s) repeating an earlier one "
+            f"with the same {self._key_names} and content ({examples})"
+        )
 
 
 # The fields that identify a record in error messages (those present are shown).
