@@ -275,7 +275,7 @@ def embed(
         model, chunks, run["run_id"], settings, batch_size=batch_size, show_progress=show_progress
     )
     logger.info("Embedded %d new chunks with run %s", written, run["run_id"])
-    return model.get_sentence_embedding_dimension()
+    return model.get_embedding_dimension()
 
 
 def embeddings_table_sql(settings: Settings, dimension: int, run_id: str) -> str:
@@ -302,7 +302,11 @@ def publication(run: pd.Series, regression_check: pd.DataFrame) -> Publication:
         return Publication(False, "regression_check holds no rows: build retrieval_metrics first")
     judged_runs = set(regression_check["model_run_id"].dropna())
     if judged_runs != {run["run_id"]}:
-        judged = f"it judged {', '.join(sorted(judged_runs))}" if judged_runs else regression_check["reason"].iloc[0]
+        judged = (
+            f"it judged {', '.join(sorted(judged_runs))}"
+            if judged_runs
+            else regression_check["reason"].iloc[0]
+        )
         return Publication(
             False,
             f"regression_check has no verdict on the current run {run['run_id']} ({judged}): "
