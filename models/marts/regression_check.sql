@@ -9,14 +9,26 @@
 -- regressed model either). A view: it always judges retrieval_metrics as it is now.
 {{ config(materialized='view') }}
 
-{%- set checks = [
-    {'name': 'retrieval', 'eval_set': var('main_eval_set'), 'metric': 'ndcg@10',
-     'max_regression': var('max_ndcg_regression_vs_base'), 'required': true},
-    {'name': 'forgetting', 'eval_set': 'stsb', 'metric': 'spearman',
-     'max_regression': var('max_stsb_drop'), 'required': false},
-] %}
+with checks as (
 
-with metrics as (
+    select
+        check_values.check_name,
+        check_values.eval_set,
+        check_values.metric,
+        check_values.max_regression,
+        check_values.is_required
+    from (
+        values
+        (
+            'retrieval', {{ sql_string(var('main_eval_set')) }}, 'ndcg@10',
+            {{ var('max_ndcg_regression_vs_base') }}, true
+        ),
+        ('forgetting', 'stsb', 'spearman', {{ var('max_stsb_drop') }}, false)
+    ) as check_values (check_name, eval_set, metric, max_regression, is_required)
+
+),
+
+metrics as (
 
     select * from {{ ref('retrieval_metrics') }}
 
@@ -32,21 +44,17 @@ tuned_run as (
 
 scores as (
 
-    {%- for check in checks %}
     select
-        {{ sql_string(check.name) }} as check_name,
-        {{ sql_string(check.eval_set) }} as eval_set,
-        {{ sql_string(check.metric) }} as metric,
-        max(case when model = 'base' then value end) as base_value,
-        max(case when model = 'tuned' then value end) as tuned_value,
-        cast({{ check.max_regression }} as double) as max_regression,
-        {{ check.required }} as is_required
-    from metrics
-    where eval_set = {{ sql_string(check.eval_set) }} and metric = {{ sql_string(check.metric) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+        checks.check_name,
+        checks.eval_set,
+        checks.metric,
+        cast(checks.max_regression as double) as max_regression,
+        checks.is_required,
+        max(case when metrics.model = 'base' then metrics.value end) as base_value,
+        max(case when metrics.model = 'tuned' then metrics.value end) as tuned_value
+    from checks
+    left join metrics on checks.eval_set = metrics.eval_set and checks.metric = metrics.metric
+    group by checks.check_name, checks.eval_set, checks.metric, checks.max_regression, checks.is_required
 
 ),
 
@@ -74,10 +82,10 @@ select
     case
         when judged.tuned_value is null or judged.base_value is null
             then 'no tuned and base ' || judged.metric || ' on ' || judged.eval_set || ' in retrieval_metrics'
-            || case when judged.passed then ': not checked' else '' end
+                || case when judged.passed then ': not checked' else '' end
         when judged.passed
             then 'tuned ' || judged.metric || ' ' || round(judged.tuned_value, 4) || ' is within '
-            || judged.max_regression || ' of base ' || round(judged.base_value, 4)
+                || judged.max_regression || ' of base ' || round(judged.base_value, 4)
         else 'tuned ' || judged.metric || ' ' || round(judged.tuned_value, 4) || ' is more than '
             || judged.max_regression || ' below base ' || round(judged.base_value, 4)
     end as reason
