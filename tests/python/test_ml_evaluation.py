@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pandas as pd
 import pytest
 from sentence_transformers import SentenceTransformer
@@ -8,6 +10,9 @@ from transformers import AutoTokenizer
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import (
     BM25,
+    document_scores,
+    reciprocal_rank_fusion,
+    sts_spearman,
     METRICS,
     average_precision_at_k,
     chunk_corpus,
@@ -23,6 +28,11 @@ from vectorfin.ml.evaluation import (
 RANKED = ["d1", "d2", "d3", "d4"]
 # d9 is relevant but never retrieved: it still counts in recall, nDCG's ideal and AP.
 RELEVANCE = {"d2": 1, "d4": 2, "d9": 1, "d3": 0}
+
+
+@pytest.fixture(scope="module")
+def base_model():
+    return SentenceTransformer(TrainingConfig().resolved_base_model(), device="cpu", local_files_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +105,36 @@ def test_a_document_scores_as_its_best_chunk(tokenizer):
     )
     assert chunks.texts == ["alpha beta", "gamma delta", "epsilon"]
     scores = pd.DataFrame([[0.1, 0.9, 0.5], [0.2, 0.1, 0.3]]).to_numpy()
-    assert rank_documents(scores, chunks) == [["long", "short"], ["short", "long"]]
+    assert rank_documents(document_scores(scores, chunks), chunks.doc_ids) == [
+        ["long", "short"],
+        ["short", "long"],
+    ]
+
+
+def test_reciprocal_rank_fusion_weighs_ranks_not_scores():
+    dense = np.array([[0.9, 0.8, 0.1]])  # ranks 1, 2, 3
+    keyword = np.array([[0.0, 40.0, 35.0]])  # ranks 3, 1, 2: BM25's scale does not matter
+    even = reciprocal_rank_fusion(dense, keyword, dense_weight=0.5, k=60)
+    np.testing.assert_allclose(even, 0.5 * np.array([[1 / 61 + 1 / 63, 1 / 62 + 1 / 61, 1 / 63 + 1 / 62]]))
+    assert rank_documents(even, ["a", "b", "c"]) == [["b", "a", "c"]]
+    assert rank_documents(reciprocal_rank_fusion(dense, keyword, 1.0), ["a", "b", "c"]) == [["a", "b", "c"]]
+    assert rank_documents(reciprocal_rank_fusion(dense, keyword, 0.0), ["a", "b", "c"]) == [["b", "c", "a"]]
+
+
+def test_sts_spearman_rewards_ranking_similar_pairs_above_unrelated_ones(base_model):
+    pairs = pd.DataFrame(
+        {
+            "sentence_1": ["A plane is taking off.", "A man plays the flute.", "A cat sleeps on a sofa."],
+            "sentence_2": [
+                "An airplane is taking off.",
+                "A man plays a flute.",
+                "Stocks fell sharply today.",
+            ],
+            "score": [5.0, 4.0, 0.0],
+        }
+    )
+    assert sts_spearman(base_model, pairs) > 0.4
+    assert sts_spearman(base_model, pairs.assign(score=[0.0, 1.0, 5.0])) < 0
 
 
 def _eval_frames():
@@ -138,15 +177,20 @@ def _eval_frames():
 
 
 @pytest.mark.slow
-def test_evaluate_models_reports_every_metric_per_model_and_eval_set():
-    base = SentenceTransformer(TrainingConfig().resolved_base_model(), device="cpu", local_files_only=True)
+def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model):
     queries, corpus, qrels = _eval_frames()
     result = evaluate_models(
-        {"base": base, "bm25": None}, queries, corpus, qrels, run_ids={"base": "run-0"}, max_seq_length=24
+        {"base": base_model, "bm25": None},
+        queries,
+        corpus,
+        qrels,
+        run_ids={"base": "run-0"},
+        max_seq_length=24,
+        hybrid_dense_weight=0.5,
     )
     assert list(result.columns) == ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
-    assert len(result) == 2 * 2 * len(METRICS)
-    assert set(result["model_run_id"]) == {"run-0", "bm25"}
+    assert len(result) == 3 * 2 * len(METRICS)  # base, bm25 and their fusion, on two sets
+    assert set(result["model_run_id"]) == {"run-0", "bm25", "run-0+bm25"}
     n_queries = result.groupby("eval_set")["n_queries"].first().to_dict()
     assert n_queries == {"calls": 1, "filings": 2}  # the unjudged query is left out
     # Both scorers find every relevant document first on this easy set.

@@ -105,19 +105,35 @@ def test_sql_strings_are_text_whatever_they_hold() -> None:
         ).fetchone() == (1,)
 
 
-def test_a_run_is_published_only_when_the_check_judged_it_and_passed() -> None:
+def test_a_run_is_published_only_when_every_check_judged_it_and_passed() -> None:
     run = pd.Series({"run_id": "run-2"})
 
-    def check(model_run_id: str | None, passed: bool) -> pd.DataFrame:
-        return pd.DataFrame([{"model_run_id": model_run_id, "passed": passed, "reason": "tuned ndcg@10 ..."}])
+    def checks(model_run_id: str | None, retrieval: bool, forgetting: bool = True) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "check_name": "retrieval",
+                    "model_run_id": model_run_id,
+                    "passed": retrieval,
+                    "reason": "ndcg ...",
+                },
+                {
+                    "check_name": "forgetting",
+                    "model_run_id": model_run_id,
+                    "passed": forgetting,
+                    "reason": "sts ...",
+                },
+            ]
+        )
 
-    assert publication(run, check("run-2", True)).publish
-    regressed = publication(run, check("run-2", False))
-    assert not regressed.publish and regressed.reason == "run run-2: tuned ndcg@10 ..."
-    stale = publication(run, check("run-1", True))
-    assert not stale.publish and "judged run run-1" in stale.reason
-    assert not publication(run, check(None, False)).publish
-    assert not publication(run, check("run-2", True).iloc[0:0]).publish
+    assert publication(run, checks("run-2", True)).publish
+    regressed = publication(run, checks("run-2", False))
+    assert not regressed.publish and regressed.reason == "run run-2: retrieval: ndcg ...; forgetting: sts ..."
+    assert not publication(run, checks("run-2", True, forgetting=False)).publish
+    stale = publication(run, checks("run-1", True))
+    assert not stale.publish and "judged run-1" in stale.reason
+    assert not publication(run, checks(None, False)).publish
+    assert not publication(run, checks("run-2", True).iloc[0:0]).publish
 
 
 def test_kept_embeddings_are_the_table_as_it_was_or_none(caplog: pytest.LogCaptureFixture) -> None:

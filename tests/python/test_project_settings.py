@@ -17,7 +17,6 @@ from vectorfin.project_settings import (
     SettingsError,
     enabled_pair_strategies,
     settings_problems,
-    training_settings,
     validate_settings,
     validate_settings_json,
 )
@@ -44,11 +43,11 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
         ({"negatives_per_pair": 1.5}, "negatives_per_pair: must be a whole number"),
         (
             {"training": {"learning_rate": 1.0}},
-            "training: invalid TrainingConfig: learning_rate=1.0 is outside",
+            "training: invalid training settings: learning_rate=1.0 is outside",
         ),
         ({"training": {"lora_r": -1}}, "lora_r must be at least 1, got -1"),
         ({"training": {"lora_rank": 8}}, "training: unknown training setting(s) lora_rank"),
-        ({"training": {"max_pairs": 0}}, "training: max_pairs must be at least 1, got 0"),
+        ({"training": {"max_pairs": 0}}, "max_pairs must be at least 1 or null, got 0"),
         ({"min_chunk_chars": 500, "max_chunk_chars": 400}, "max_chunk_chars (400) must be greater"),
         ({"near_duplicate_jaccard": 1.2}, "near_duplicate_jaccard: must be in (0, 1]"),
         ({"leakage_jaccard": "0.7"}, "leakage_jaccard: must be a number in (0, 1]"),
@@ -112,14 +111,6 @@ def test_the_dbt_function_takes_json_text() -> None:
     assert validate_settings_json(json.dumps(PROJECT_VARS), "{}").endswith("settings valid")
     with pytest.raises(SettingsError, match="eval_fraction"):
         validate_settings_json(json.dumps(with_vars(eval_fraction=1.5)), '{"eval_fraction": 1.5}')
-
-
-def test_training_settings_split_max_pairs_from_the_config() -> None:
-    settings = training_settings({"lora_r": 8, "max_pairs": 2000})
-
-    assert settings.max_pairs == 2000
-    assert settings.config.lora_r == 8
-    assert training_settings(None).max_pairs is None
 
 
 def test_gate_thresholds_take_negatives_per_pair_from_its_own_var() -> None:

@@ -312,7 +312,10 @@ def publication(run: pd.Series, regression_check: pd.DataFrame) -> Publication:
             f"regression_check has no verdict on the current run {run['run_id']} ({judged}): "
             "build retrieval_metrics first",
         )
-    verdicts = "; ".join(f"{row.check_name}: {row.reason}" for row in regression_check.itertuples())
+    verdicts = "; ".join(
+        f"{name}: {reason}"
+        for name, reason in zip(regression_check["check_name"], regression_check["reason"], strict=True)
+    )
     return Publication(bool(regression_check["passed"].all()), f"run {run['run_id']}: {verdicts}")
 
 
