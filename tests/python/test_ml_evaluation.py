@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-
 import pandas as pd
 import pytest
 from sentence_transformers import SentenceTransformer
@@ -10,19 +9,19 @@ from transformers import AutoTokenizer
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import (
     BM25,
-    document_scores,
-    reciprocal_rank_fusion,
-    sts_spearman,
     METRICS,
     average_precision_at_k,
     chunk_corpus,
+    document_scores,
     evaluate_models,
     mrr_at_k,
     ndcg_at_k,
     query_metrics,
     rank_documents,
     recall_at_k,
+    reciprocal_rank_fusion,
     split_into_chunks,
+    sts_spearman,
 )
 
 RANKED = ["d1", "d2", "d3", "d4"]
