@@ -7,6 +7,10 @@ CORPUS ?= demo_corpus
 # Extra dbt arguments, e.g. DBT_ARGS="--exclude training_runs+" for the SQL pipeline alone.
 DBT_ARGS ?=
 
+# Evaluation and general-language files come with the corpus (../shared/data/evals, .../general);
+# the demo corpus has none, so its build evaluates on held-out pairs and the probes only.
+export VECTORFIN_EVALS_DIR ?= $(abspath $(CORPUS))/evals
+export VECTORFIN_GENERAL_DIR ?= $(abspath $(CORPUS))/general
 export DBT_PROFILES_DIR ?= $(CURDIR)/profiles
 export VECTORFIN_WAREHOUSE ?= $(CURDIR)/warehouse
 export VECTORFIN_DUCKDB_PATH ?= $(CURDIR)/vectorfin.duckdb

@@ -207,6 +207,13 @@ SETTINGS: dict[str, Check] = {
     "cross_source_min_shared_figures": integer(1),
     "cross_source_min_figure_score": number(0, None),
     "negatives_per_pair": integer(1),
+    "hard_negative_round": one_of(1, 2),
+    "hard_negative_embeddings_run": lambda value: (
+        []
+        if value is None or (isinstance(value, str) and value)
+        else [f"must be a run id or null, got {value!r}"]
+    ),
+    "embedding_negative_margin": number(0, 2),
     "lexical_negative_max_df": integer(2),
     "lexical_negative_terms_per_chunk": integer(1),
     "eval_fraction": number(0, 1, low_open=True, high_open=True),

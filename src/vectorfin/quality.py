@@ -48,6 +48,7 @@ REQUIRED_COLUMNS = (
 # Present in every row but null where the anchor is free text (a taxonomy description, a labelled question).
 NULLABLE_COLUMNS = ("anchor_chunk_id",)
 NEGATIVE_RULES = (
+    "embedding_neighbour",
     "same_company_other_period",
     "same_section_other_company",
     "lexically_close_other_doc",

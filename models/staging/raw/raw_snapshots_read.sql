@@ -10,11 +10,10 @@ with reads as (
     {% for table_name in raw_tables -%}
         {%- set read = raw_table_read(table_name) %}
         {%- set snapshot_id = read["snapshot_id"] if read["snapshot_id"] is not none else "null" %}
-        {%- set metadata_location = read["metadata_location"] | replace("'", "''") %}
         select
-            '{{ read["identifier"] }}' as source_table,
+            {{ sql_string(read["identifier"]) }} as source_table,
             cast({{ snapshot_id }} as bigint) as snapshot_id,
-            '{{ metadata_location }}' as metadata_location,
+            {{ sql_string(read["metadata_location"]) }} as metadata_location,
             {{ "true" if read["pinned"] else "false" }} as pinned
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
