@@ -90,6 +90,13 @@ def regex(value: Any) -> list[str]:
     return _duckdb_problems("select regexp_full_match('', ?)", value, "is not a valid regular expression")
 
 
+def optional_text(value: Any) -> list[str]:
+    """A non-empty text, or null."""
+    if value is None or (isinstance(value, str) and value.strip()):
+        return []
+    return [f"must be a non-empty text or null, got {value!r}"]
+
+
 def timestamp(optional: bool = False) -> Check:
     """Text DuckDB casts to a timestamp (the models do `cast(<value> as timestamp)`)."""
 

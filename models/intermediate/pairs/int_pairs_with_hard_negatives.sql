@@ -9,10 +9,10 @@
 --   3 lexically_close_other_doc    the chunks sharing most idf weight of rare terms with the positive
 --   4 same_source_other_group      (a labelled passage positive) a trainable passage of the same labelled
 --                                  source from another group, drawn from a hash bucket of ~8 passages
---   0 embedding_neighbour          (round 2, var hard_negative_round: 2) the trainable chunks a previous
---                                  run's model puts nearest the pair, under a false-negative margin
---                                  (int_pairs_embedding_negatives)
--- A pair takes rule 0's candidates first (in round 2), then rule 1's, then rule 2's, then rule 3's, until it has enough. A pair no
+-- In round 2 (var hard_negative_round: 2) rule 0 comes first:
+--   0 embedding_neighbour          the trainable chunks a previous run's model puts nearest the pair,
+--                                  under a false-negative margin (int_pairs_embedding_negatives)
+-- A pair takes the rules' candidates in that order until it has enough. A pair no
 -- rule finds a negative for keeps one row with null negative_chunk_id and negative_rule 'none_found'
 -- (training_pairs leaves it out; the quality gate reads this model's pair ids and counts it as a pair
 -- with 0 negatives, so nothing vanishes unseen).
@@ -295,27 +295,33 @@ same_source_other_group as (
 
 ),
 
-{%- if var('hard_negative_round') == 2 %}
-
+-- rule 0 (round 2 only): the previous run's nearest chunks under the false-negative margin
 embedding_neighbours as (
 
-    select
-        pair_id,
-        negative_chunk_id,
-        0 as rule_priority,
-        'embedding_neighbour' as negative_rule,
-        rule_rank
-    from {{ ref('int_pairs_embedding_negatives') }}
+    {%- if var('hard_negative_round') == 2 %}
+        select
+            pair_id,
+            negative_chunk_id,
+            0 as rule_priority,
+            'embedding_neighbour' as negative_rule,
+            rule_rank
+        from {{ ref('int_pairs_embedding_negatives') }}
+    {%- else %}
+        select
+            cast(null as varchar) as pair_id,
+            cast(null as varchar) as negative_chunk_id,
+            0 as rule_priority,
+            'embedding_neighbour' as negative_rule,
+            cast(null as bigint) as rule_rank
+        where false
+    {%- endif %}
 
 ),
-{%- endif %}
 
 all_candidates as (
 
-    {%- if var('hard_negative_round') == 2 %}
     select * from embedding_neighbours
     union all
-    {%- endif %}
     select * from same_company_other_period
     union all
     select * from same_section_other_company

@@ -12,10 +12,10 @@ with source as (
 chosen_run as (
 
     {%- if var('hard_negative_embeddings_run') %}
-    select {{ sql_string(var('hard_negative_embeddings_run')) }} as model_run_id
+        select {{ sql_string(var('hard_negative_embeddings_run')) }} as model_run_id
     {%- else %}
-    select arg_max(model_run_id, embedded_at) as model_run_id
-    from source
+        select arg_max(model_run_id, embedded_at) as model_run_id
+        from source
     {%- endif %}
 
 )
@@ -23,6 +23,6 @@ chosen_run as (
 select
     source.chunk_id,
     source.model_run_id,
-    cast(source.embedding as float []) as embedding
+    cast(source.embedding as float[]) as embedding
 from source
 inner join chosen_run on source.model_run_id = chosen_run.model_run_id
