@@ -29,4 +29,5 @@ def model(dbt, session):
         Settings.from_env().artifacts_dir,
         eval_pairs=eval_pairs,
         device=dbt.config.get("device") or None,
+        raw_snapshots=dbt.ref("raw_snapshots_read").df(),
     )

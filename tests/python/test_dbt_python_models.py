@@ -68,12 +68,14 @@ def full_build(tmp_path_factory: pytest.TempPathFactory) -> FullBuild:
 
 
 def test_training_runs_real_lora_steps_on_cpu(full_build: FullBuild) -> None:
-    [(device, precision, steps, reused, trainable, total, artifact)] = full_build.workspace.query(
-        "select device, precision, steps, reused, trainable_params, total_params, artifact_path "
+    [(device, precision, steps, reused, trainable, total, artifact, snapshots)] = full_build.workspace.query(
+        "select device, precision, steps, reused, trainable_params, total_params, artifact_path, raw_snapshots "
         "from training_runs"
     )
+    read = dict(full_build.workspace.query("select source_table, snapshot_id from raw_snapshots_read"))
 
     assert (device, precision, reused) == ("cpu", "fp32", False)
+    assert json.loads(snapshots) == read and all(read.values())  # the run names the raw snapshots it read
     assert steps > 0
     assert 0 < trainable < total / 10
     assert (Path(artifact) / "adapter" / "adapter_config.json").exists()

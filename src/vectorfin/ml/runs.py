@@ -48,6 +48,8 @@ TRAINING_RUN_COLUMNS = [
     "config",
     "trained_at",
     "reused",
+    "resumed_from_step",
+    "raw_snapshots",
     "built_at",
 ]
 
@@ -120,18 +122,20 @@ def train(
     artifacts_dir: Path,
     eval_pairs: pd.DataFrame | None = None,
     device: str | None = None,
+    raw_snapshots: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Train on at most `config.max_pairs` examples (a stable sample), or reuse the artifact of
-    identical pairs and config; one `training_runs` row."""
+    identical pairs and config; one `training_runs` row, recording the raw Iceberg snapshots the
+    build read (`raw_snapshots_read`: source_table, snapshot_id) so the run can be reproduced."""
     if pairs.empty:
         raise ValueError("training_pairs is empty: there is nothing to train on")
     pairs = sample_pairs(pairs, config.max_pairs)
     use_eval = eval_pairs if config.early_stopping_patience and eval_pairs is not None else None
     result = train_or_reuse(pairs, config, artifacts_dir, eval_pairs_df=use_eval, device=device)
-    return training_run_row(result)
+    return training_run_row(result, raw_snapshots)
 
 
-def training_run_row(result: TrainingResult) -> pd.DataFrame:
+def training_run_row(result: TrainingResult, raw_snapshots: pd.DataFrame | None = None) -> pd.DataFrame:
     row = {
         "run_id": result.run_id,
         "content_hash": result.content_hash,
@@ -149,6 +153,18 @@ def training_run_row(result: TrainingResult) -> pd.DataFrame:
         "config": json.dumps(result.config, sort_keys=True),
         "trained_at": result.trained_at,
         "reused": result.reused,
+        "resumed_from_step": result.resumed_from_step,
+        "raw_snapshots": json.dumps(
+            {}
+            if raw_snapshots is None
+            else {
+                str(table): None if pd.isna(snapshot) else int(snapshot)
+                for table, snapshot in zip(
+                    raw_snapshots["source_table"], raw_snapshots["snapshot_id"], strict=True
+                )
+            },
+            sort_keys=True,
+        ),
         "built_at": datetime.now(UTC).isoformat(),
     }
     return pd.DataFrame([row], columns=TRAINING_RUN_COLUMNS)
