@@ -69,8 +69,8 @@ def full_build(tmp_path_factory: pytest.TempPathFactory) -> FullBuild:
 
 def test_training_runs_real_lora_steps_on_cpu(full_build: FullBuild) -> None:
     [(device, precision, steps, reused, trainable, total, artifact, snapshots)] = full_build.workspace.query(
-        "select device, precision, steps, reused, trainable_params, total_params, artifact_path, raw_snapshots "
-        "from training_runs"
+        "select device, precision, steps, reused, trainable_params, total_params, artifact_path, "
+        "raw_snapshots from training_runs"
     )
     read = dict(full_build.workspace.query("select source_table, snapshot_id from raw_snapshots_read"))
 
