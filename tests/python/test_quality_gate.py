@@ -91,8 +91,8 @@ def test_gate_defaults_are_read_from_dbt_project_yml() -> None:
     """GateThresholds() is var quality_gate of dbt_project.yml (and var negatives_per_pair), written only
     there: a changed project value is the new default (checked in a fresh interpreter that changes the
     parsed dbt_project.yml before the gate's module is imported)."""
-    defaults = GateThresholds()
-    assert {name: getattr(defaults, name) for name in project_var("quality_gate")} == project_var("quality_gate")
+    defaults, project_gate = GateThresholds(), project_var("quality_gate")
+    assert {name: getattr(defaults, name) for name in project_gate} == project_gate
     assert defaults.negatives_per_pair == project_var("negatives_per_pair")
     assert isinstance(defaults.min_median_positive_chars, float)  # 60 in YAML, a float threshold
 
