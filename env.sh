@@ -32,6 +32,9 @@ export HF_DATASETS_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export GX_ANALYTICS_ENABLED=false
+# Exposures are no-ops in `dbt build`, and dbt 1.11 crashes on them (an exposure has no schema) when the
+# on-run-start settings check fails, printing a traceback instead of the list of bad settings.
+export DBT_EXCLUDE_RESOURCE_TYPES=exposure
 
 unset -f vectorfin_default_path
 unset vectorfin_env_file vectorfin_project_dir
