@@ -1,4 +1,6 @@
 # Two commands from a fresh clone: `make build` and `make test`. Both create .venv when missing.
+# Afterwards `source .venv/bin/activate` gives a shell where plain `dbt ...` and `python -m vectorfin ...`
+# run with the same environment as these recipes.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,35 +9,37 @@ CORPUS ?= demo_corpus
 # Extra dbt arguments, e.g. DBT_ARGS="--exclude training_runs+" for the SQL pipeline alone.
 DBT_ARGS ?=
 
-# Evaluation and general-language files come with the corpus (../shared/data/evals, .../general);
-# the demo corpus has none, so its build evaluates on held-out pairs and the probes only.
-export VECTORFIN_EVALS_DIR ?= $(abspath $(CORPUS))/evals
-export VECTORFIN_GENERAL_DIR ?= $(abspath $(CORPUS))/general
-export DBT_PROFILES_DIR ?= $(CURDIR)/profiles
-export VECTORFIN_WAREHOUSE ?= $(CURDIR)/warehouse
-export VECTORFIN_DUCKDB_PATH ?= $(CURDIR)/vectorfin.duckdb
-export VECTORFIN_ARTIFACTS ?= $(CURDIR)/artifacts
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
+# The project's environment (paths, profiles, offline settings) is written once, in env.sh: every recipe
+# that runs the project sources it, and so does the virtualenv's activate script (see ACTIVATE_ENV).
+WITH_ENV := . ./env.sh &&
+# Appends `. <project>/env.sh` to the venv's activate script, once.
+ACTIVATE_LINE := . "$(CURDIR)/env.sh"
+ACTIVATE_ENV = grep -qsxF '$(ACTIVATE_LINE)' $(BIN)/activate \
+	|| printf '%s\n' '' '\# vectorfin_finetune: the project environment (paths, offline settings)' '$(ACTIVATE_LINE)' >> $(BIN)/activate
 
-.PHONY: build load test lint docs clean
+.PHONY: build load test lint docs clean activate-env
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m vectorfin setup-duckdb
+	$(WITH_ENV) $(BIN)/python -m vectorfin setup-duckdb
+	$(ACTIVATE_ENV)
 	touch $@
 
+# For a virtualenv made before the hook existed (the install step above does this itself).
+activate-env:
+	$(ACTIVATE_ENV)
+
 load: $(BIN)/.installed
-	$(BIN)/python -m vectorfin load $(CORPUS)
+	$(WITH_ENV) $(BIN)/python -m vectorfin load $(CORPUS)
 
 build: load
-	$(BIN)/dbt build $(DBT_ARGS)
+	$(WITH_ENV) $(BIN)/dbt build $(DBT_ARGS)
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(WITH_ENV) $(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests python_models benchmarks
@@ -43,8 +47,8 @@ lint: $(BIN)/.installed
 	$(BIN)/sqlfluff lint models macros tests/data_tests
 
 docs: $(BIN)/.installed
-	$(BIN)/dbt docs generate
-	$(BIN)/dbt docs serve
+	$(WITH_ENV) $(BIN)/dbt docs generate
+	$(WITH_ENV) $(BIN)/dbt docs serve
 
 clean:
 	rm -rf warehouse artifacts target logs vectorfin.duckdb

@@ -25,7 +25,7 @@ from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import choose_device
 from vectorfin.ml.evaluation import evaluate_models
 from vectorfin.ml.runs import cap_eval_sets, sample_pairs
-from vectorfin.ml.training import load_trained_model, train_lora
+from vectorfin.ml.training import load_trained_model, train_model
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "retrieval_quality.json"
 
@@ -63,7 +63,7 @@ def main() -> None:
         for strategy in [*strategies, "all"]:
             chosen = pairs if strategy == "all" else pairs[pairs["strategy"] == strategy]
             chosen = sample_pairs(chosen, args.pairs)
-            result = train_lora(chosen, config, Path(scratch, strategy))
+            result = train_model(chosen, config, Path(scratch, strategy))
             tuned = load_trained_model(result.artifact_path)
             label = f"tuned:{strategy}"
             metrics.append(evaluate_models({label: tuned}, queries, corpus, qrels))

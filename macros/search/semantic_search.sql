@@ -8,6 +8,11 @@
     {%- if not execute -%}
         {{ return({'run_id': '', 'artifact_path': ''}) }}
     {%- endif -%}
+    {%- if flags.WHICH == 'generate' -%}
+        {#- `dbt docs generate` compiles analyses too: the docs show a search's SQL, which needs no
+            published run (a build without the ML models has none) -#}
+        {{ return({'run_id': '<the published run>', 'artifact_path': '<its artifact folder>'}) }}
+    {%- endif -%}
     {%- set embeddings = load_relation(embeddings_model) -%}
     {%- if embeddings is none -%}
         {{ exceptions.raise_compiler_error(

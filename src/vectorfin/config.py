@@ -1,21 +1,58 @@
 """Where the project keeps its local state; every path can be overridden by an environment variable.
 
-The same variables are read by `profiles/profiles.yml`, so dbt, the loader and the ML code
-always agree on one warehouse, one catalog and one DuckDB file.
+The variables and their defaults are written once, in the project's `env.sh`, which the Makefile, the
+virtualenv's activate script and CI source; `project_environment` applies the same lines in Python
+(for the tests' dbt subprocesses, and for Python started without the environment). The same variables
+are read by `profiles/profiles.yml`, so dbt, the loader and the ML code always agree on one warehouse,
+one catalog and one DuckDB file.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = PROJECT_ROOT / "env.sh"
+
+# The two kinds of setting line env.sh holds (its header asks to keep them in these forms).
+_DEFAULT_PATH_LINE = re.compile(r"vectorfin_default_path ([A-Z][A-Z0-9_]*) (\S+)")
+_FIXED_LINE = re.compile(r"export ([A-Z][A-Z0-9_]*)=(\S+)")
 
 
-def _path_from_env(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value).expanduser().resolve() if value else default
+@cache
+def _env_file_settings() -> tuple[dict[str, str], dict[str, str]]:
+    """({name: path inside the project} defaults, {name: value} always set), as env.sh declares them."""
+    default_paths: dict[str, str] = {}
+    fixed: dict[str, str] = {}
+    for line in ENV_FILE.read_text(encoding="utf-8").splitlines():
+        if match := _DEFAULT_PATH_LINE.fullmatch(line.strip()):
+            default_paths[match[1]] = match[2]
+        elif match := _FIXED_LINE.fullmatch(line.strip()):
+            fixed[match[1]] = match[2]
+    if not default_paths or not fixed:
+        raise RuntimeError(f"{ENV_FILE} declares no settings in the forms vectorfin.config reads")
+    return default_paths, fixed
+
+
+def project_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`environ` (default: this process's) with env.sh applied, as `source env.sh` would apply it:
+    paths unset or empty get their default inside the project folder, the offline settings are set."""
+    environment = dict(os.environ if environ is None else environ)
+    default_paths, fixed = _env_file_settings()
+    for name, relative_path in default_paths.items():
+        if not environment.get(name):
+            environment[name] = f"{PROJECT_ROOT}/{relative_path}"
+    environment.update(fixed)
+    return environment
+
+
+def _path_from_env(environment: Mapping[str, str], name: str) -> Path:
+    return Path(environment[name]).expanduser().resolve()
 
 
 @dataclass(frozen=True)
@@ -30,17 +67,18 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        warehouse = os.environ.get("VECTORFIN_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
+        environment = project_environment()
+        warehouse = environment["VECTORFIN_WAREHOUSE"]
         local_warehouse = "://" not in warehouse
         if local_warehouse:
             warehouse = str(Path(warehouse).expanduser().resolve())
         default_uri = f"sqlite:///{warehouse}/catalog.db" if local_warehouse else None
         return cls(
             warehouse=warehouse,
-            catalog_name=os.environ.get("VECTORFIN_CATALOG_NAME", "vectorfin"),
-            catalog_uri=os.environ.get("VECTORFIN_CATALOG_URI", default_uri),
-            duckdb_path=_path_from_env("VECTORFIN_DUCKDB_PATH", PROJECT_ROOT / "vectorfin.duckdb"),
-            artifacts_dir=_path_from_env("VECTORFIN_ARTIFACTS", PROJECT_ROOT / "artifacts"),
+            catalog_name=environment.get("VECTORFIN_CATALOG_NAME", "vectorfin"),
+            catalog_uri=environment.get("VECTORFIN_CATALOG_URI", default_uri),
+            duckdb_path=_path_from_env(environment, "VECTORFIN_DUCKDB_PATH"),
+            artifacts_dir=_path_from_env(environment, "VECTORFIN_ARTIFACTS"),
         )
 
     @property

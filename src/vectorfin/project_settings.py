@@ -83,6 +83,10 @@ def one_of(*choices: Any) -> Check:
     return check
 
 
+def boolean(value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else [f"must be true or false, got {value!r}"]
+
+
 def regex(value: Any) -> list[str]:
     """A pattern DuckDB's regex engine (RE2, which the models use) compiles."""
     if not isinstance(value, str) or not value:
@@ -226,6 +230,7 @@ SETTINGS: dict[str, Check] = {
     "eval_fraction": number(0, 1, low_open=True, high_open=True),
     "labelled_eval_fraction": number(0, 1, high_open=True),
     "tatqa_knowledge_ts": timestamp(),
+    "tatqa_training": boolean,
     "qa_min_answer_words": integer(1),
     "qa_non_answer_max_chars": integer(1),
     "training_cutoff": timestamp(),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from vectorfin.dbt_settings import is_number
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -73,26 +75,39 @@ class QualityGateError(RuntimeError):
         self.results = results
 
 
+# The defaults are the `quality_gate` var of dbt_project.yml (and its `negatives_per_pair` var), written
+# there once: `GateThresholds()` is the gate a plain `dbt build` runs.
+_DEFAULTS: dict[str, Any] = project_var("quality_gate")
+
+
 @dataclass(frozen=True)
 class GateThresholds:
-    """The gate's limits; dbt passes var('quality_gate'), missing keys keep these defaults."""
+    """The gate's limits; dbt passes var('quality_gate'), missing keys keep the project's defaults."""
 
-    min_rows: int = 1
-    max_rows: int = 5_000_000
-    max_null_share: float = 0.0
-    max_duplicate_example_share: float = 0.0
-    min_distinct_anchor_share: float = 0.3
-    min_text_chars: int = 10
-    max_text_chars: int = 6000
-    min_median_positive_chars: float = 60
-    max_median_positive_chars: float = 3000
-    min_strategies: int = 2
-    max_strategy_share: float = 0.9
-    negatives_per_pair: int = 1
-    min_mean_negatives_share: float = 0.9
+    min_rows: int = _DEFAULTS["min_rows"]
+    max_rows: int = _DEFAULTS["max_rows"]
+    max_null_share: float = _DEFAULTS["max_null_share"]
+    max_duplicate_example_share: float = _DEFAULTS["max_duplicate_example_share"]
+    min_distinct_anchor_share: float = _DEFAULTS["min_distinct_anchor_share"]
+    min_text_chars: int = _DEFAULTS["min_text_chars"]
+    max_text_chars: int = _DEFAULTS["max_text_chars"]
+    min_median_positive_chars: float = _DEFAULTS["min_median_positive_chars"]
+    max_median_positive_chars: float = _DEFAULTS["max_median_positive_chars"]
+    min_strategies: int = _DEFAULTS["min_strategies"]
+    max_strategy_share: float = _DEFAULTS["max_strategy_share"]
+    negatives_per_pair: int = project_var("negatives_per_pair")
+    min_mean_negatives_share: float = _DEFAULTS["min_mean_negatives_share"]
 
     def __post_init__(self) -> None:
-        problems = _threshold_problems(self)
+        problems = []
+        for name, kind in _field_types().items():
+            problem = _number_problem(name, getattr(self, name), kind)
+            if problem:
+                problems.append(problem)
+            else:
+                # YAML writes 60 for a float threshold: keep each field's declared type
+                object.__setattr__(self, name, kind(getattr(self, name)))
+        problems = problems or _threshold_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -100,27 +115,33 @@ class GateThresholds:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> GateThresholds:
         """Thresholds from a mapping of numbers; a ValueError names every unknown key and bad value."""
         values = dict(values or {})
-        defaults = cls()
-        names = [field.name for field in fields(cls)]
+        types = _field_types()
         problems = []
-        unknown = sorted(set(values) - set(names))
+        unknown = sorted(set(values) - set(types))
         if unknown:
             problems.append(
-                f"unknown quality_gate setting(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+                f"unknown quality_gate setting(s) {', '.join(unknown)}; valid: {', '.join(types)}"
             )
-        converted: dict[str, Any] = {}
-        for name in names:
-            if name not in values:
-                continue
-            value, kind = values[name], type(getattr(defaults, name))
-            if not is_number(value) or (kind is int and not float(value).is_integer()):
-                expected = "whole number" if kind is int else "number"
-                problems.append(f"{name} must be a {expected}, got {value!r}")
-            else:
-                converted[name] = kind(value)
+        problems.extend(
+            problem
+            for name, kind in types.items()
+            if name in values and (problem := _number_problem(name, values[name], kind))
+        )
         if problems:
             raise ValueError("; ".join(problems))
-        return cls(**converted)
+        return cls(**{name: values[name] for name in types if name in values})
+
+
+def _field_types() -> dict[str, type]:
+    """{field name: int or float} of GateThresholds, in declaration order."""
+    hints = typing.get_type_hints(GateThresholds)
+    return {field.name: hints[field.name] for field in fields(GateThresholds)}
+
+
+def _number_problem(name: str, value: Any, kind: type) -> str | None:
+    if not is_number(value) or (kind is int and not float(value).is_integer()):
+        return f"{name} must be a {'whole number' if kind is int else 'number'}, got {value!r}"
+    return None
 
 
 def _threshold_problems(t: GateThresholds) -> list[str]:

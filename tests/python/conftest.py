@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from documented_shell import DocumentedShell
 
 from vectorfin.config import PROJECT_ROOT, Settings
 
@@ -34,3 +35,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (it lives beside the project, never in it)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def documented_demo(tmp_path_factory: pytest.TempPathFactory) -> DocumentedShell:
+    """The README's quick start on a throwaway warehouse: `make build` (the SQL pipeline: the ML models
+    train for minutes and are covered by test_dbt_python_models), then an activated shell. Built once
+    per session for the documented-commands and browser tests."""
+    shell = DocumentedShell.create(tmp_path_factory.mktemp("documented_demo"))
+    built = shell.make("build", "DBT_ARGS=--exclude training_runs+")
+    assert built.returncode == 0, f"make build failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
+    return shell

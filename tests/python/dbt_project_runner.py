@@ -30,10 +30,9 @@ from typing import Any
 
 import pytest
 
-from vectorfin.config import PROJECT_ROOT
+from vectorfin.config import PROJECT_ROOT, project_environment
 
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
-PROFILES_DIR = PROJECT_ROOT / "profiles"
 # The ML models train and embed with the real model: not what a data-pipeline test should wait for.
 ML_MODELS_EXCLUDE = ("--exclude", "training_runs+")
 
@@ -121,6 +120,10 @@ class DbtWorkspace:
 
     @classmethod
     def create(cls, root: Path, extra_env: Mapping[str, str] | None = None) -> DbtWorkspace:
+        """The project's environment (env.sh, via `project_environment`) with this workspace's own
+        warehouse, DuckDB file and artifacts; `extra_env` overrides any of it for one test. Settings of
+        the calling shell (an activated venv's paths, DBT_* flags) are dropped, except the external
+        evaluation folders."""
         root.mkdir(parents=True, exist_ok=True)
         env = {
             key: value
@@ -129,17 +132,12 @@ class DbtWorkspace:
             or key in {"VECTORFIN_EVALS_DIR", "VECTORFIN_GENERAL_DIR"}
         }
         env.update(
-            DBT_PROFILES_DIR=str(PROFILES_DIR),
             VECTORFIN_WAREHOUSE=str(root / "warehouse"),
             VECTORFIN_DUCKDB_PATH=str(root / "vectorfin.duckdb"),
             VECTORFIN_ARTIFACTS=str(root / "artifacts"),
-            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-            GX_ANALYTICS_ENABLED="false",
-            HF_HUB_OFFLINE="1",
-            TRANSFORMERS_OFFLINE="1",
         )
         env.update(extra_env or {})
-        return cls(root, env)
+        return cls(root, project_environment(env))
 
     @property
     def duckdb_path(self) -> Path:

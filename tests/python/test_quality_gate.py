@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
-from vectorfin.quality import QualityGateError, require_passed_gate, run_training_pairs_gate
+from vectorfin.project import project_var
+from vectorfin.quality import GateThresholds, QualityGateError, require_passed_gate, run_training_pairs_gate
 
 
 def training_pairs(n_pairs: int = 40) -> pd.DataFrame:
@@ -81,3 +85,23 @@ def test_gate_counts_pairs_left_without_a_negative() -> None:
 def test_stored_gate_results_must_exist_and_pass() -> None:
     with pytest.raises(QualityGateError, match="stored no results"):
         require_passed_gate(pd.DataFrame({"success": []}))
+
+
+def test_gate_defaults_are_read_from_dbt_project_yml() -> None:
+    """GateThresholds() is var quality_gate of dbt_project.yml (and var negatives_per_pair), written only
+    there: a changed project value is the new default (checked in a fresh interpreter that changes the
+    parsed dbt_project.yml before the gate's module is imported)."""
+    defaults, project_gate = GateThresholds(), project_var("quality_gate")
+    assert {name: getattr(defaults, name) for name in project_gate} == project_gate
+    assert defaults.negatives_per_pair == project_var("negatives_per_pair")
+    assert isinstance(defaults.min_median_positive_chars, float)  # 60 in YAML, a float threshold
+
+    changed = (
+        "from vectorfin import project\n"
+        "project._project_vars()['quality_gate']['min_distinct_anchor_share'] = 0.123\n"
+        "project._project_vars()['negatives_per_pair'] = 4\n"
+        "from vectorfin.quality import GateThresholds\n"
+        "print(GateThresholds().min_distinct_anchor_share, GateThresholds().negatives_per_pair)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", changed], capture_output=True, text=True, check=True)
+    assert completed.stdout.split() == ["0.123", "4"]
