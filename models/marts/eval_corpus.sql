@@ -3,7 +3,7 @@
 --                      retrieval has to find the positive among all of those companies' text
 --   <labelled source>  every passage of the source's held-out groups (tatqa_dev: the paragraphs and
 --                      tables of the held-apart contexts)
---   convfinqa_dev      the ConvFinQA pages (text, table, text), one per page
+--   convfinqa_dev      the ConvFinQA pages (text, table, text), one per page (its fullest text)
 --   probe_euphemisms   every plain meaning of the euphemism probe
 --   probe_risk_factors every description of the risk-factor taxonomy
 with heldout as (
@@ -35,13 +35,15 @@ labelled as (
 
 convfinqa as (
 
-    select distinct
+    -- conversations over one page may carry it differently (one without its table): the fullest text
+    select
         'convfinqa_dev' as eval_set,
         page_id as doc_id,
-        page_text as doc_text,
+        arg_max(page_text, length(page_text)) as doc_text,
         page_id as source_doc_id,
         cast(null as varchar) as ticker
     from {{ ref('stg_external_files__convfinqa_conversations') }}
+    group by page_id
 
 ),
 

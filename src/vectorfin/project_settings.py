@@ -242,6 +242,7 @@ SETTINGS: dict[str, Check] = {
     "max_ndcg_regression_vs_base": number(0, 1),
     "hybrid_dense_weight": number(0, 1),
     "max_stsb_drop": number(0, 2),
+    "regression_min_queries": integer(1),
     "eval_max_queries": integer(1, optional=True),
     "eval_max_corpus": integer(1, optional=True),
 }
