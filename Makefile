@@ -43,4 +43,4 @@ docs: $(BIN)/.installed
 	$(BIN)/dbt docs serve
 
 clean:
-	rm -rf warehouse artifacts target logs vectorfin.duckdb
+	rm -rf warehouse artifacts assets target logs vectorfin.duckdb

@@ -133,6 +133,7 @@ class DbtWorkspace:
             VECTORFIN_WAREHOUSE=str(root / "warehouse"),
             VECTORFIN_DUCKDB_PATH=str(root / "vectorfin.duckdb"),
             VECTORFIN_ARTIFACTS=str(root / "artifacts"),
+            VECTORFIN_DOCS_ASSETS=str(root / "docs_assets"),  # never the project's own assets/
             DBT_SEND_ANONYMOUS_USAGE_STATS="false",
             GX_ANALYTICS_ENABLED="false",
             HF_HUB_OFFLINE="1",
@@ -169,7 +170,12 @@ class DbtWorkspace:
             source = Path(f"{self.duckdb_path}{suffix}")
             if source.exists():
                 shutil.copy2(source, Path(f"{target}{suffix}"))
-        env = dict(self.env, VECTORFIN_DUCKDB_PATH=str(target), VECTORFIN_ARTIFACTS=str(root / "artifacts"))
+        env = dict(
+            self.env,
+            VECTORFIN_DUCKDB_PATH=str(target),
+            VECTORFIN_ARTIFACTS=str(root / "artifacts"),
+            VECTORFIN_DOCS_ASSETS=str(root / "docs_assets"),
+        )
         return DbtWorkspace(root, env)
 
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> list[tuple]:
