@@ -141,6 +141,7 @@ def test_dbt_docs_generate_puts_the_latest_charts_into_the_docs_site(
     """In a copy of the project whose assets folder is the default one: run_report writes the charts
     there, and `dbt docs generate` copies them into the site the run_report description points at."""
     project = tmp_path / "project"
+    project.mkdir()
     for name in DBT_PROJECT_FILES:
         source = PROJECT_ROOT / name
         if source.is_dir():
