@@ -27,14 +27,9 @@ class Settings:
     catalog_uri: str | None
     duckdb_path: Path
     artifacts_dir: Path
-    # Where the run report copies its charts for the lineage docs: by default the folder `asset-paths`
-    # names in dbt_project.yml, which `dbt docs generate` copies into target/. Tests point it elsewhere.
-    docs_assets_dir: Path
 
     @classmethod
     def from_env(cls) -> Settings:
-        from vectorfin.project import docs_assets_folder  # here, not at the top: project imports this module
-
         warehouse = os.environ.get("VECTORFIN_WAREHOUSE") or str(PROJECT_ROOT / "warehouse")
         local_warehouse = "://" not in warehouse
         if local_warehouse:
@@ -46,8 +41,17 @@ class Settings:
             catalog_uri=os.environ.get("VECTORFIN_CATALOG_URI", default_uri),
             duckdb_path=_path_from_env("VECTORFIN_DUCKDB_PATH", PROJECT_ROOT / "vectorfin.duckdb"),
             artifacts_dir=_path_from_env("VECTORFIN_ARTIFACTS", PROJECT_ROOT / "artifacts"),
-            docs_assets_dir=_path_from_env("VECTORFIN_DOCS_ASSETS", docs_assets_folder()),
         )
+
+    @property
+    def docs_assets_dir(self) -> Path:
+        """Where the run report copies its charts for the lineage docs: $VECTORFIN_DOCS_ASSETS, else the
+        folder `asset-paths` names in dbt_project.yml, which `dbt docs generate` copies into target/.
+        Resolved when asked, so only the report depends on that setting. Tests point it elsewhere."""
+        from vectorfin.project import docs_assets_folder  # here, not at the top: project imports this module
+
+        value = os.environ.get("VECTORFIN_DOCS_ASSETS")
+        return Path(value).expanduser().resolve() if value else docs_assets_folder()
 
     @property
     def is_local(self) -> bool:

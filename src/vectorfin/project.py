@@ -29,7 +29,12 @@ def _project_vars() -> dict[str, Any]:
 
 def docs_assets_folder() -> Path:
     """The folder `dbt docs generate` copies into the docs site: the first of `asset-paths`."""
-    return PROJECT_ROOT / _project()["asset-paths"][0]
+    folders = _project().get("asset-paths") or []
+    if not folders:
+        raise KeyError(
+            f"{PROJECT_FILE} declares no asset-paths: the run report has no docs folder to write to"
+        )
+    return PROJECT_ROOT / folders[0]
 
 
 def project_var(name: str) -> Any:

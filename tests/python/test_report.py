@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from vectorfin.config import PROJECT_ROOT
+from vectorfin.config import PROJECT_ROOT, Settings
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE, write_run_report
 
 RUN_ID = "lora-0123456789ab-20261128T100000Z"
@@ -223,3 +223,13 @@ def test_an_empty_input_draws_a_chart_saying_so(tmp_path: Path, empty: str) -> N
     section = {"rejected": "quarantine_reasons", "gate": "quality_gate"}[empty]
     assert summary(rows, section) in {"no chunk was quarantined", "0 of 0 expectations passed"}
     assert (tmp_path / "artifact" / REPORT_DIR / f"{section}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_charts_go_to_the_asset_path_unless_the_environment_names_another_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    monkeypatch.delenv("VECTORFIN_DOCS_ASSETS", raising=False)
+    assert Settings.from_env().docs_assets_dir == PROJECT_ROOT / project["asset-paths"][0]
+    monkeypatch.setenv("VECTORFIN_DOCS_ASSETS", str(tmp_path / "docs" / ".." / "assets"))
+    assert Settings.from_env().docs_assets_dir == tmp_path / "assets"
