@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +19,11 @@ from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
 from vectorfin.duck import sql_string
+from vectorfin.files import write_atomically
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
 from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
+from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 
 logger = logging.getLogger(__name__)
@@ -170,13 +170,6 @@ def training_run_row(result: TrainingResult, raw_snapshots: pd.DataFrame | None 
     return pd.DataFrame([row], columns=TRAINING_RUN_COLUMNS)
 
 
-def current_run(training_runs: pd.DataFrame) -> pd.Series:
-    """The run the latest build trained or reused."""
-    if training_runs.empty:
-        raise ValueError("training_runs is empty: build the training_runs model first")
-    return training_runs.sort_values("built_at").iloc[-1]
-
-
 def evaluate(
     run: pd.Series,
     queries: pd.DataFrame,
@@ -227,7 +220,9 @@ def evaluate(
                 "model_run_id": run_ids[label],
                 "eval_set": STS_EVAL_SET,
                 "metric": "spearman",
-                "value": sts_spearman(models[label], sts_pairs, batch_size),
+                "value": sts_spearman(
+                    models[label], sts_pairs, batch_size, label=f"evaluation {STS_EVAL_SET} / {label}"
+                ),
                 "n_queries": len(sts_pairs),
             }
             for label in ("base", "tuned")
@@ -255,19 +250,8 @@ def read_cached_evaluation(path: Path) -> pd.DataFrame | None:
 
 
 def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part:
-    a temporary file in the same folder, flushed to disk, then renamed over `path` (os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            frame.to_parquet(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part."""
+    write_atomically(path, frame.to_parquet)
 
 
 def _frames_hash(*frames: pd.DataFrame) -> str:
