@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +19,23 @@ from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
 from vectorfin.duck import sql_string
+from vectorfin.ml.backends import ONNX_FOLDER
 from vectorfin.ml.config import TrainingConfig
-from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
+from vectorfin.ml.embedding import (
+    CHUNK_EMBEDDINGS,
+    DEFAULT_COMMIT_EVERY,
+    EMBEDDINGS_NAMESPACE,
+    embed_missing_chunks,
+)
+from vectorfin.ml.encoders import use_backend, write_atomically
 from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
 STS_EVAL_SET = "stsb"
+DEFAULT_EMBEDDING_BACKEND: str = project_var("embedding_backend")
 STS_COLUMNS = ("sentence_1", "sentence_2", "score")
 
 TRAINING_RUN_COLUMNS = [
@@ -239,19 +246,8 @@ def read_cached_evaluation(path: Path) -> pd.DataFrame | None:
 
 
 def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part:
-    a temporary file in the same folder, flushed to disk, then renamed over `path` (os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            frame.to_parquet(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part."""
+    write_atomically(path, frame.to_parquet)
 
 
 def _frames_hash(*frames: pd.DataFrame) -> str:
@@ -264,15 +260,23 @@ def _frames_hash(*frames: pd.DataFrame) -> str:
 
 
 def embed(
-    run: pd.Series, chunks: pd.DataFrame, settings: Settings, batch_size: int = 64, show_progress: bool = True
+    run: pd.Series,
+    chunks: pd.DataFrame,
+    settings: Settings,
+    backend: str = DEFAULT_EMBEDDING_BACKEND,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    batch_size: int = 64,
 ) -> int:
-    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`.
+    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`, with the
+    run's model on `backend` (an ONNX export is cached in the run's artifact folder), `commit_every`
+    chunks per Iceberg commit.
 
     Returns the embedding dimension, which the DuckDB table's fixed-size array type needs.
     """
-    model = load_trained_model(run["artifact_path"])
+    artifact = Path(run["artifact_path"])
+    model = use_backend(load_trained_model(artifact), backend, artifact / ONNX_FOLDER)
     written = embed_missing_chunks(
-        model, chunks, run["run_id"], settings, batch_size=batch_size, show_progress=show_progress
+        model, chunks, run["run_id"], settings, batch_size=batch_size, commit_every=commit_every
     )
     logger.info("Embedded %d new chunks with run %s", written, run["run_id"])
     return model.get_embedding_dimension()

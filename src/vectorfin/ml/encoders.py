@@ -1,0 +1,270 @@
+"""The encoder behind `chunk_embeddings`: a sentence-transformers model run by PyTorch, or exported to ONNX
+and run by ONNX Runtime, optionally with int8 dynamic quantisation (the fastest on a CPU).
+
+Why not sentence-transformers' `SentenceTransformer(path, backend="onnx")`: that backend exports and
+runs models through optimum-onnx, whose releases require transformers < 4.58, and the project runs
+transformers 5.23 (optimum-onnx 0.1.0 fails to import with it: `cannot import name
+'get_parameter_dtype' from 'transformers.modeling_utils'`). So this module does the two steps optimum
+would do with the libraries underneath it: torch's ONNX exporter writes `onnx/model.onnx`, and ONNX
+Runtime's `quantize_dynamic` (what optimum's `ORTQuantizer` calls) writes `onnx/model_qint8.onnx`. An
+`OnnxTransformerModel` then takes the place in the model's Transformer module that the ONNX backend
+gives optimum's `ORTModelForFeatureExtraction`; tokenisation, batching, pooling, normalisation and
+`encode` remain sentence-transformers' own, so every caller keeps using a `SentenceTransformer`.
+
+Exports are cached in the model's artifact folder (see `backends.ONNX_FILES`), written to a temporary
+file and renamed, so a killed build never leaves half a file and a rerun exports nothing. A cached file
+ONNX Runtime cannot load is exported again, with a warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules.transformer import Transformer
+from torch import nn
+from transformers import PretrainedConfig
+from transformers.modeling_outputs import BaseModelOutput
+
+from vectorfin.ml.backends import EMBEDDING_BACKENDS, ONNX, ONNX_FILES, ONNX_INT8, TORCH
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_NAME = "last_hidden_state"
+OPSET_VERSION = 17
+# Only the matrix products are quantised (per output channel, int8 weights; activations are quantised
+# at run time): they are nearly all of the work, and leaving embeddings, layer norms and softmax in
+# float keeps the vectors closest to the float model's (measured in docs/benchmarks.md).
+QUANTIZED_OPERATORS = ["MatMul"]
+TRACE_TEXTS = ("a short text", "a somewhat longer text to trace")
+# The float export must reproduce the PyTorch model; checked on texts of lengths the trace did not see.
+EXPORT_CHECK_TEXTS = (
+    "Revenue grew 8% year over year.",
+    "Gross margin narrowed by 120 basis points on higher freight and input costs, partly offset by pricing.",
+)
+FILE_MODE = 0o644
+EXPORT_TOLERANCE = 1e-3  # largest difference of a hidden-state value (they are of order 1)
+
+
+class OnnxExportError(RuntimeError):
+    """The model could not be exported to ONNX, or the export does not reproduce the model."""
+
+
+class OnnxTransformerModel(nn.Module):
+    """An ONNX Runtime session that answers like the Hugging Face model it was exported from:
+    `forward(**tokenizer_output)` returns the `last_hidden_state`."""
+
+    def __init__(self, path: Path, config: PretrainedConfig, backend: str) -> None:
+        super().__init__()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()  # the same cores PyTorch would use
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [node.name for node in self.session.get_inputs()]
+        self.config = config
+        self.backend = backend
+        self.path = path
+        self.device = torch.device("cpu")
+
+    def forward(self, **features: object) -> BaseModelOutput:
+        missing = [name for name in self.input_names if name not in features]
+        if missing:
+            raise ValueError(
+                f"{self.path} needs the inputs {', '.join(missing)}, which the tokenizer did not give"
+            )
+        feeds = {name: _as_int64(features[name]) for name in self.input_names}
+        (hidden,) = self.session.run([OUTPUT_NAME], feeds)
+        return BaseModelOutput(last_hidden_state=torch.from_numpy(hidden))
+
+
+def _as_int64(value: object) -> np.ndarray:
+    array = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return array.astype(np.int64, copy=False)
+
+
+class _LastHiddenState(nn.Module):
+    """The Hugging Face model with positional inputs and one output, the shape torch's exporter traces."""
+
+    def __init__(self, model: nn.Module, input_names: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.input_names = input_names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(**dict(zip(self.input_names, inputs, strict=True))).last_hidden_state
+
+
+def backend_of(model: SentenceTransformer) -> str:
+    """The backend `model` encodes with (as set by `use_backend`)."""
+    hf_model = _transformer(model).model
+    return hf_model.backend if isinstance(hf_model, OnnxTransformerModel) else TORCH
+
+
+def use_backend(model: SentenceTransformer, backend: str, onnx_folder: Path) -> SentenceTransformer:
+    """`model` encoding with `backend`: unchanged for torch; for onnx and onnx_int8 its Transformer
+    module runs the ONNX file in `onnx_folder` (exported from `model` first when missing). Changes and
+    returns `model` itself: its PyTorch weights are dropped."""
+    if backend not in EMBEDDING_BACKENDS:
+        raise ValueError(f"embedding backend must be one of {', '.join(EMBEDDING_BACKENDS)}, got {backend!r}")
+    if backend == TORCH:
+        return model
+    transformer = _transformer(model)
+    path = onnx_folder / ONNX_FILES[backend]
+    cached = path.is_file()
+    if not cached:
+        write_onnx(model, backend, onnx_folder)
+    try:
+        session = OnnxTransformerModel(path, transformer.model.config, backend)
+    except Exception as error:  # ONNX Runtime raises its own (non-public) exception types
+        if not cached:
+            raise
+        logger.warning("Cached ONNX model %s is unreadable, exporting it again: %s", path, error)
+        for name in ONNX_FILES.values():
+            (onnx_folder / name).unlink(missing_ok=True)
+        write_onnx(model, backend, onnx_folder)
+        session = OnnxTransformerModel(path, transformer.model.config, backend)
+    model.to("cpu")  # ONNX Runtime runs on the CPU: inputs are prepared there
+    transformer.model = session
+    logger.info("Encoding with %s (%s)", backend, path)
+    return model
+
+
+def write_onnx(model: SentenceTransformer, backend: str, onnx_folder: Path) -> None:
+    """Write the ONNX file(s) `backend` needs: the float export, and for onnx_int8 its quantisation."""
+    onnx_folder.mkdir(parents=True, exist_ok=True)
+    float_path = onnx_folder / ONNX_FILES[ONNX]
+    if not float_path.is_file():
+        logger.info("Exporting %s to ONNX: %s", type(_transformer(model).model).__name__, float_path)
+        write_atomically(float_path, lambda temporary: export_onnx(model, temporary))
+    if backend == ONNX_INT8:
+        quantized_path = onnx_folder / ONNX_FILES[ONNX_INT8]
+        logger.info("Quantising %s to int8: %s", float_path, quantized_path)
+        write_atomically(quantized_path, lambda temporary: quantize_int8(float_path, temporary))
+
+
+def export_onnx(model: SentenceTransformer, path: Path) -> None:
+    """Export the model's transformer to ONNX at `path` (inputs named as its tokenizer's, batch and
+    sequence dynamic, output `last_hidden_state`), and check it reproduces the PyTorch model."""
+    transformer = _transformer(model)
+    input_names = list(transformer.tokenizer.model_input_names)
+    hf_model = copy.deepcopy(transformer.model).to("cpu").eval()
+    # Traced with PyTorch's fused attention, the export computes wrong vectors; the plain attention
+    # traces correctly (`_check_export` compares the export with the model as it runs).
+    hf_model.set_attn_implementation("eager")
+    sample = transformer.tokenizer(
+        ["a short text", "a somewhat longer text to trace"], padding=True, return_tensors="pt"
+    )
+    dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in (*input_names, OUTPUT_NAME)}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about Python values taken as constants
+            torch.onnx.export(
+                _LastHiddenState(hf_model, input_names),
+                tuple(sample[name] for name in input_names),
+                str(path),
+                dynamo=False,
+                input_names=input_names,
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=dynamic_axes,
+                opset_version=OPSET_VERSION,
+            )
+    except Exception as error:
+        raise OnnxExportError(f"could not export {type(hf_model).__name__} to ONNX: {error}") from error
+    _check_export(transformer, input_names, path)
+
+
+def _check_export(transformer: Transformer, input_names: list[str], path: Path) -> None:
+    """Against the model as sentence-transformers runs it (its own attention implementation)."""
+    features = transformer.tokenizer(list(EXPORT_CHECK_TEXTS), padding=True, return_tensors="pt")
+    hf_model = transformer.model
+    was_training = hf_model.training
+    with torch.no_grad():
+        expected = hf_model.eval()(**{name: features[name].to(hf_model.device) for name in input_names})
+    hf_model.train(was_training)
+    expected = expected.last_hidden_state.float().cpu().numpy()
+    exported = OnnxTransformerModel(path, hf_model.config, ONNX)(**features).last_hidden_state.numpy()
+    real_tokens = features["attention_mask"].numpy().astype(bool)  # padding positions are never pooled
+    difference = float(np.abs(expected - exported)[real_tokens].max())
+    if difference > EXPORT_TOLERANCE:
+        raise OnnxExportError(
+            f"the ONNX export {path} does not reproduce the model: hidden states differ by up to "
+            f"{difference:.2e} (tolerance {EXPORT_TOLERANCE})"
+        )
+
+
+def quantize_int8(float_path: Path, path: Path) -> None:
+    """int8 dynamic quantisation of the float ONNX model at `float_path`, written to `path`."""
+    logging.disable(logging.WARNING)  # the quantiser logs a line per tensor, and advice, to the root logger
+    try:
+        quantize_dynamic(
+            float_path,
+            path,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=QUANTIZED_OPERATORS,
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(temporary)` on a file in `path`'s folder, flush it to disk, then rename it over `path`
+    (os.replace): readers see the old file or the whole new one, never a part. Two writers at once each
+    rename a whole file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        with temporary.open("rb+") as file:
+            os.fsync(file.fileno())
+        temporary.chmod(FILE_MODE)  # mkstemp creates it readable by its owner only
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def encode_by_length(
+    model: SentenceTransformer,
+    texts: list[str],
+    batch_size: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Unit-length float32 vectors of `texts`, in their order. The texts are encoded longest first in
+    batches of similar length, so a batch is padded to little more than its own texts; `on_batch` is
+    called with the size of each batch done (progress)."""
+    vectors = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    # the length sentence-transformers itself sorts by: characters, a close proxy for word pieces
+    order = np.argsort([-len(text) for text in texts], kind="stable")
+    for start in range(0, len(texts), batch_size):
+        batch = order[start : start + batch_size]
+        vectors[batch] = model.encode(
+            [texts[i] for i in batch],
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        if on_batch is not None:
+            on_batch(len(batch))
+    return vectors
+
+
+def _transformer(model: SentenceTransformer) -> Transformer:
+    first = model[0]
+    if not isinstance(first, Transformer):
+        raise ValueError(
+            f"an ONNX backend needs a model whose first module is a Transformer, got {type(first).__name__}"
+        )
+    return first
