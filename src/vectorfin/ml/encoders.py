@@ -46,7 +46,7 @@ OPSET_VERSION = 17
 # at run time): they are nearly all of the work, and leaving embeddings, layer norms and softmax in
 # float keeps the vectors closest to the float model's (measured in docs/benchmarks.md).
 QUANTIZED_OPERATORS = ["MatMul"]
-TRACE_TEXTS = ("a short text", "a somewhat longer text to trace")
+TRACE_TEXTS = ("a short text", "a somewhat longer text to trace")  # any: batch and length stay dynamic
 # The float export must reproduce the PyTorch model; checked on texts of lengths the trace did not see.
 EXPORT_CHECK_TEXTS = (
     "Revenue grew 8% year over year.",
@@ -119,17 +119,17 @@ def use_backend(model: SentenceTransformer, backend: str, onnx_folder: Path) -> 
         return model
     transformer = _transformer(model)
     path = onnx_folder / ONNX_FILES[backend]
-    cached = path.is_file()
-    if not cached:
-        write_onnx(model, backend, onnx_folder)
+    cached = [onnx_folder / name for name in ONNX_FILES.values() if (onnx_folder / name).is_file()]
     try:
+        if not path.is_file():
+            write_onnx(model, backend, onnx_folder)
         session = OnnxTransformerModel(path, transformer.model.config, backend)
     except Exception as error:  # ONNX Runtime raises its own (non-public) exception types
         if not cached:
             raise
-        logger.warning("Cached ONNX model %s is unreadable, exporting it again: %s", path, error)
-        for name in ONNX_FILES.values():
-            (onnx_folder / name).unlink(missing_ok=True)
+        logger.warning("Cached ONNX model in %s is unreadable, exporting it again: %s", onnx_folder, error)
+        for stale in cached:
+            stale.unlink(missing_ok=True)
         write_onnx(model, backend, onnx_folder)
         session = OnnxTransformerModel(path, transformer.model.config, backend)
     model.to("cpu")  # ONNX Runtime runs on the CPU: inputs are prepared there
@@ -156,13 +156,10 @@ def export_onnx(model: SentenceTransformer, path: Path) -> None:
     sequence dynamic, output `last_hidden_state`), and check it reproduces the PyTorch model."""
     transformer = _transformer(model)
     input_names = list(transformer.tokenizer.model_input_names)
+    # A copy is traced: torch's exporter leaves the module it traced in training mode (dropout on), and
+    # the caller's model must stay as it was, the reference `_check_export` compares the export with.
     hf_model = copy.deepcopy(transformer.model).to("cpu").eval()
-    # Traced with PyTorch's fused attention, the export computes wrong vectors; the plain attention
-    # traces correctly (`_check_export` compares the export with the model as it runs).
-    hf_model.set_attn_implementation("eager")
-    sample = transformer.tokenizer(
-        ["a short text", "a somewhat longer text to trace"], padding=True, return_tensors="pt"
-    )
+    sample = transformer.tokenizer(list(TRACE_TEXTS), padding=True, return_tensors="pt")
     dynamic_axes = {name: {0: "batch", 1: "sequence"} for name in (*input_names, OUTPUT_NAME)}
     try:
         with torch.no_grad(), warnings.catch_warnings():
