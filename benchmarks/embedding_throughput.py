@@ -16,13 +16,14 @@ sample of `int_chunks_curated`:
 The machine's load average is recorded beside each timing (a shared machine's speed drifts). Prints
 the figures and writes benchmarks/results/embedding_throughput.json.
 
-    .venv/bin/python benchmarks/embedding_throughput.py --chunks 1000 --big-sample 6000 --repeats 2
+    .venv/bin/python benchmarks/embedding_throughput.py --chunks 1000 --big-sample 5000 --repeats 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--max-corpus", type=int, default=2000)
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # progress lines
     model_path = args.model or TrainingConfig().resolved_base_model()
 
     with duckdb.connect(str(args.duckdb), read_only=True) as connection:

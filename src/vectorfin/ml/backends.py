@@ -10,7 +10,8 @@ TORCH = "torch"
 ONNX = "onnx"
 ONNX_INT8 = "onnx_int8"
 # torch: the model's own PyTorch weights (any device). onnx: the same model exported to ONNX and run by
-# ONNX Runtime on the CPU. onnx_int8: that export with int8 dynamic quantisation of its matrix products.
+# ONNX Runtime on the CPU. onnx_int8: that export with its matrix products in int8 (weights and, at run
+# time, activations quantised in blocks: dynamic quantisation, no calibration data).
 EMBEDDING_BACKENDS: tuple[str, ...] = (TORCH, ONNX, ONNX_INT8)
 
 # Exports are cached in this folder of the model's artifact folder, in sentence-transformers' own layout
