@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vectorfin.dbt_settings import is_number
+from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import DEVICES
 from vectorfin.quality import gate_thresholds
@@ -245,6 +246,8 @@ SETTINGS: dict[str, Check] = {
     "regression_min_queries": integer(1),
     "eval_max_queries": integer(1, optional=True),
     "eval_max_corpus": integer(1, optional=True),
+    "embedding_backend": one_of(*EMBEDDING_BACKENDS),
+    "embedding_commit_every": integer(1),
 }
 
 

@@ -6,7 +6,8 @@ downloads one).
   reader would open it) shows every registered pair strategy upstream.
 * Every image the docs show loads: the overview, every exposure and every page whose description
   holds an image (the pipeline diagram from asset-paths, the run report's charts when their pages
-  reference them): each <img> rendered with a natural width above 0.
+  reference them): each <img> rendered with a natural width above 0; run report charts no run has
+  written yet are the one expected absence.
 
 Screenshots of each page are kept in $VECTORFIN_TEST_SCREENSHOTS (default: a pytest temporary folder),
 for CI to keep. Without Chromium (or Playwright) the tests skip saying so, except under CI (CI=true),
@@ -31,6 +32,7 @@ import pytest
 from documented_shell import DocumentedShell
 
 from vectorfin.project import project_var
+from vectorfin.report import DOCS_SUBDIR
 
 CHROMIUM = os.environ.get("VECTORFIN_CHROMIUM", "/usr/bin/chromium")
 # A fresh, quiet, headless browser: no first-run UI, no sandbox (root in CI), nothing fetched on its own.
@@ -196,7 +198,20 @@ def test_every_image_the_docs_show_loads(page: Any, docs_site: DocsSite, screens
                 {src: image.getAttribute('src'), width: image.naturalWidth, height: image.naturalHeight}))"""
         )
 
-    broken = {route: [image for image in images if image["width"] == 0] for route, images in checked.items()}
+    # The run report's charts exist once a run has written them (the SQL-only demo build trains nothing;
+    # test_dbt_python_models checks them in a site generated after a run): absent is expected, a file
+    # that is there and does not render is not.
+    not_yet_written = {
+        image["src"]
+        for images in checked.values()
+        for image in images
+        if image["src"].startswith(f"assets/{DOCS_SUBDIR}/")
+        and not (docs_site.target / image["src"]).exists()
+    }
+    broken = {
+        route: [image for image in images if image["width"] == 0 and image["src"] not in not_yet_written]
+        for route, images in checked.items()
+    }
     assert not any(broken.values()), f"images that did not load: {broken}"
     asset_images = [
         image["src"] for images in checked.values() for image in images if "assets/" in image["src"]

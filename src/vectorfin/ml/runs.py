@@ -20,15 +20,24 @@ from sentence_transformers import SentenceTransformer
 from vectorfin.config import Settings
 from vectorfin.duck import sql_string
 from vectorfin.files import write_atomically
+from vectorfin.ml.backends import ONNX_FOLDER
 from vectorfin.ml.config import TrainingConfig
-from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
+from vectorfin.ml.embedding import (
+    CHUNK_EMBEDDINGS,
+    DEFAULT_COMMIT_EVERY,
+    EMBEDDINGS_NAMESPACE,
+    embed_missing_chunks,
+)
+from vectorfin.ml.encoders import use_backend
 from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
 from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
 STS_EVAL_SET = "stsb"
+DEFAULT_EMBEDDING_BACKEND: str = project_var("embedding_backend")
 STS_COLUMNS = ("sentence_1", "sentence_2", "score")
 
 TRAINING_RUN_COLUMNS = [
@@ -264,15 +273,23 @@ def _frames_hash(*frames: pd.DataFrame) -> str:
 
 
 def embed(
-    run: pd.Series, chunks: pd.DataFrame, settings: Settings, batch_size: int = 64, show_progress: bool = True
+    run: pd.Series,
+    chunks: pd.DataFrame,
+    settings: Settings,
+    backend: str = DEFAULT_EMBEDDING_BACKEND,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    batch_size: int = 64,
 ) -> int:
-    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`.
+    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`, with the
+    run's model on `backend` (an ONNX export is cached in the run's artifact folder), `commit_every`
+    chunks per Iceberg commit.
 
     Returns the embedding dimension, which the DuckDB table's fixed-size array type needs.
     """
-    model = load_trained_model(run["artifact_path"])
+    artifact = Path(run["artifact_path"])
+    model = use_backend(load_trained_model(artifact), backend, artifact / ONNX_FOLDER)
     written = embed_missing_chunks(
-        model, chunks, run["run_id"], settings, batch_size=batch_size, show_progress=show_progress
+        model, chunks, run["run_id"], settings, batch_size=batch_size, commit_every=commit_every
     )
     logger.info("Embedded %d new chunks with run %s", written, run["run_id"])
     return model.get_embedding_dimension()
