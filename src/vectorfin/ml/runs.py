@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,11 +68,18 @@ def _stable_order(values: pd.Series) -> pd.Series:
     return values.astype(str).map(lambda value: hashlib.sha256(value.encode()).hexdigest())
 
 
-def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None) -> pd.DataFrame:
-    """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run."""
+def sample_pairs(
+    pairs: pd.DataFrame, max_pairs: int | None, kept_strategies: Sequence[str] = ()
+) -> pd.DataFrame:
+    """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run. Pairs of
+    `kept_strategies` come first (labelled pairs are scarce: a cap samples the rest away first)."""
     if not max_pairs or len(pairs) <= max_pairs:
         return pairs
-    return pairs.loc[_stable_order(pairs["pair_id"]).sort_values(kind="stable").index[:max_pairs]]
+    kept = pairs["strategy"].isin(kept_strategies) if "strategy" in pairs else False
+    order = pd.DataFrame(
+        {"sampled_later": ~pd.Series(kept, index=pairs.index), "hash": _stable_order(pairs["pair_id"])}
+    )
+    return pairs.loc[order.sort_values(["sampled_later", "hash"], kind="stable").index[:max_pairs]]
 
 
 def early_stopping_pairs(
@@ -138,7 +146,7 @@ def train(
     build read (`raw_snapshots_read`: source_table, snapshot_id) so the run can be reproduced."""
     if pairs.empty:
         raise ValueError("training_pairs is empty: there is nothing to train on")
-    pairs = sample_pairs(pairs, config.max_pairs)
+    pairs = sample_pairs(pairs, config.max_pairs, config.max_pairs_keeps_strategies)
     use_eval = eval_pairs if config.early_stopping_patience and eval_pairs is not None else None
     result = train_or_reuse(pairs, config, artifacts_dir, eval_pairs_df=use_eval, device=device)
     return training_run_row(result, raw_snapshots)
