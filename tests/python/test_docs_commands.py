@@ -28,6 +28,7 @@ Parsed only:      dbt build / run without --exclude training_runs+ (they train: 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -237,3 +238,15 @@ def test_the_activated_shell_has_the_project_environment(documented_demo: Docume
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert str(Path(documented_demo.env["VECTORFIN_DUCKDB_PATH"])) in completed.stdout
     assert str(PROJECT_ROOT / "profiles") in completed.stdout
+
+
+def test_the_readme_gives_the_command_the_quality_benchmark_measures() -> None:
+    """benchmarks/quality_report.py measures the README's real-data CPU command: the two must not drift."""
+    spec = importlib.util.spec_from_file_location(
+        "quality_report", PROJECT_ROOT / "benchmarks" / "quality_report.py"
+    )
+    assert spec is not None and spec.loader is not None
+    quality_report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality_report)
+    readme_commands = {shlex.join(shlex.split(command, comments=True)) for _, command in COMMANDS}
+    assert shlex.join(shlex.split(quality_report.README_COMMAND)) in readme_commands
