@@ -21,14 +21,15 @@ HTTPFS_STATE = (
 
 
 def test_the_remote_target_loads_httpfs_from_its_package_and_builds_staging(tmp_path: Path):
-    warehouse = tmp_path / "warehouse"
+    warehouse, home = tmp_path / "warehouse", tmp_path / "home"
+    home.mkdir()
     workspace = DbtWorkspace.create(
         tmp_path,
         {
             "VECTORFIN_TARGET": "remote",
             "VECTORFIN_WAREHOUSE": str(warehouse),
             "VECTORFIN_CATALOG_URI": f"sqlite:///{warehouse}/catalog.db",
-            "HOME": str(tmp_path / "home"),  # DuckDB's extension directory: ~/.duckdb/extensions
+            "HOME": str(home),  # DuckDB's extension directory: ~/.duckdb/extensions
         },
     )
     workspace.load_corpus(DEMO_CORPUS)
@@ -42,6 +43,6 @@ def test_the_remote_target_loads_httpfs_from_its_package_and_builds_staging(tmp_
     assert httpfs["loaded"] is True
     assert httpfs["install_mode"] == "CUSTOM_PATH"
     assert "duckdb_extension_httpfs" in httpfs["installed_from"]
-    assert (tmp_path / "home" / ".duckdb" / "extensions").is_dir()
+    assert (home / ".duckdb" / "extensions").is_dir()
     [(staged,)] = workspace.query("select count(*) from stg_raw__transcript_chunks")
     assert staged > 0
