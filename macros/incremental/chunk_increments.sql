@@ -12,8 +12,14 @@
     - is not in the version: after changing one, rebuild with `dbt build --full-refresh` (docs/scaling.md). -#}
 
 {% macro chunk_increment_config() -%}
-    {#- The config of a per-chunk incremental model. -#}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'chunk_id'}) }}
+    {#- The config of a per-chunk incremental model. A changed column list stops the run (rather than
+        being ignored on the rows already built): rebuild with --full-refresh. -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'chunk_id',
+        'on_schema_change': 'fail'
+    }) }}
 {%- endmacro %}
 
 
