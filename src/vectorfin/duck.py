@@ -3,6 +3,8 @@
 DuckDB would normally download extensions; here they come from the PyPI packages
 `duckdb-extension-iceberg` and `duckdb-extension-avro`, installed with `INSTALL '<file>'`
 into DuckDB's extension directory, after which `LOAD iceberg` works without a network.
+`duckdb-extension-httpfs` is installed the same way but loaded only by the `remote` dbt target
+(object-store warehouses), whose `INSTALL httpfs` then finds it installed and downloads nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg")
+EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg", "duckdb_extension_httpfs")
 
 
 def sql_string(value: object) -> str:

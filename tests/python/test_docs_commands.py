@@ -21,8 +21,9 @@ Run with the SQL pipeline only: make build (as DBT_ARGS="--exclude training_runs
 Parsed only:      dbt build / run without --exclude training_runs+ (they train: `dbt ls` with the same
                   selection and --vars); dbt show on the ML models (`dbt compile` with the same
                   arguments); make build CORPUS=../shared/data ... (`make -n`, a dry run: real data takes
-                  minutes to hours); python benchmarks/*.py (--help with the documented arguments: each
-                  option must exist, and each value must parse); export lines of the remote target
+                  minutes to hours); python benchmarks/*.py, python -m vectorfin embed-ray, and torchrun /
+                  accelerate launch of a module (--help with the documented arguments, the launcher's left
+                  out: each option must exist, and each value must parse); export lines of the remote target
                   (`bash -n`: they need a remote catalog and credentials).
 """
 
@@ -104,6 +105,11 @@ def plan_for(command: str) -> Plan | None:
         return Plan("syntax", command)
     if words[0] == "python" and len(words) > 1 and words[1].startswith("benchmarks/"):
         return Plan("help", command)
+    if words[0] == "torchrun" or words[:2] == ["accelerate", "launch"]:
+        # several GPUs: the launched module's own arguments are parsed instead
+        return Plan("help", shlex.join(["python", *words[words.index("-m") :]]))
+    if words[:4] == ["python", "-m", "vectorfin", "embed-ray"]:
+        return Plan("help", command)  # a Ray cluster and a published run
     if words[0] == "python":
         return Plan("run", command)
     if words[0] == "dbt":

@@ -162,9 +162,12 @@ def train_model(
         config=config.to_dict(),
         resumed_from_step=resumed.step,
     )
-    _save_artifacts(model, config, output_dir, result)
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the finished artifact supersedes them
-    logger.info("Run %s: %d steps in %.1fs, saved to %s", run_id, result.steps, duration_s, output_dir)
+    # Data-parallel (torchrun / accelerate, vectorfin.scale.train_ddp): every process trains, one saves.
+    if trainer.is_world_process_zero():
+        _save_artifacts(model, config, output_dir, result)
+        shutil.rmtree(checkpoints, ignore_errors=True)  # the finished artifact supersedes them
+        logger.info("Run %s: %d steps in %.1fs, saved to %s", run_id, result.steps, duration_s, output_dir)
+    trainer.accelerator.wait_for_everyone()  # so the artifact is complete in every process on return
     return result
 
 
