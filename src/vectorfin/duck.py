@@ -1,8 +1,10 @@
-"""DuckDB sessions that can read the warehouse: the iceberg extension installed offline.
+"""DuckDB sessions that can read the warehouse and search it: extensions installed offline.
 
-DuckDB would normally download extensions; here they come from the PyPI packages
-`duckdb-extension-iceberg` and `duckdb-extension-avro`, installed with `INSTALL '<file>'`
-into DuckDB's extension directory, after which `LOAD iceberg` works without a network.
+DuckDB would normally download extensions; here they come from their PyPI packages, pinned to
+DuckDB's version in requirements.txt: `duckdb-extension-iceberg` and `duckdb-extension-avro` (read
+the Iceberg tables), `duckdb-extension-fts` (BM25 full-text index) and `duckdb-extension-vss` (HNSW
+vector index), installed with `INSTALL '<file>'` into DuckDB's extension directory, after which
+`LOAD iceberg` (fts, vss) works without a network.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from pathlib import Path
 
 import duckdb
 
-EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg")
+# Install order matters: avro before iceberg, which needs it.
+EXTENSION_PACKAGES = (
+    "duckdb_extension_avro",
+    "duckdb_extension_iceberg",
+    "duckdb_extension_fts",
+    "duckdb_extension_vss",
+)
+# Loaded into every session: avro is loaded by iceberg itself.
+LOADED_EXTENSIONS = ("iceberg", "fts", "vss")
 
 
 def sql_string(value: object) -> str:
@@ -23,7 +33,7 @@ def sql_string(value: object) -> str:
 
 
 def extension_files() -> list[Path]:
-    """The `.duckdb_extension` files for this DuckDB version, avro first (iceberg needs it)."""
+    """The `.duckdb_extension` files for this DuckDB version, in EXTENSION_PACKAGES' order."""
     version = f"v{duckdb.__version__}"
     files = []
     for package in EXTENSION_PACKAGES:
@@ -49,11 +59,13 @@ def install_extensions(connection: duckdb.DuckDBPyConnection | None = None) -> l
 
 def load_extensions(connection: duckdb.DuckDBPyConnection) -> None:
     install_extensions(connection)
-    connection.execute("LOAD iceberg")
+    for extension in LOADED_EXTENSIONS:
+        connection.execute(f"LOAD {extension}")
 
 
 def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection where `iceberg_scan('<warehouse>/raw/<table>')` works."""
+    """A DuckDB connection where `iceberg_scan('<warehouse>/raw/<table>')` works and the search
+    indexes (fts, vss) are usable."""
     connection = duckdb.connect(database, read_only=read_only)
     load_extensions(connection)
     return connection

@@ -245,6 +245,8 @@ SETTINGS: dict[str, Check] = {
     "regression_min_queries": integer(1),
     "eval_max_queries": integer(1, optional=True),
     "eval_max_corpus": integer(1, optional=True),
+    "search_fusion_depth": integer(1),
+    "search_exact_max_chunks": integer(1),
 }
 
 

@@ -1,8 +1,13 @@
-"""Semantic search in SQL: a DuckDB function that embeds a query text with a trained model.
+"""Search in SQL: the DuckDB functions the `semantic_search` macro calls, and the setting its index needs.
 
-`vectorfin_embed(text, model_path)` returns the unit-length embedding of `text` as FLOAT[]; the
-`semantic_search` dbt macro compares it with `chunk_embeddings` by cosine similarity. The model
-is loaded on first use (and kept), so connections that never search never import torch.
+`vectorfin_embed(text, model_path)` returns the unit-length embedding of `text` as FLOAT[]. Its arguments
+are constants in a search, and the function has no side effects, so DuckDB's optimizer folds the call
+into a constant vector before the HNSW rewrite looks for `ORDER BY array_cosine_distance(column,
+<constant>) LIMIT n`: the query is embedded once and the vector index serves it. The model is loaded on
+first use (and kept), so connections that never search never import torch.
+
+`vectorfin_rrf_score(dense_rank, keyword_rank, dense_weight)` is `vectorfin.fusion.rrf_score`, the
+fusion rule the evaluation scores hybrids with.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from duckdb import DuckDBPyConnection
+
+from vectorfin.fusion import RRF_FUNCTION, rrf_score_arrow
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -29,5 +36,18 @@ def embed_text(text: str, model_path: str) -> list[float]:
     return _model(model_path).encode(text, normalize_embeddings=True).tolist()
 
 
-def register_embed_function(connection: DuckDBPyConnection) -> None:
+def register_search_functions(connection: DuckDBPyConnection) -> None:
     connection.create_function(EMBED_FUNCTION, embed_text, ["VARCHAR", "VARCHAR"], "FLOAT[]")
+    connection.create_function(
+        RRF_FUNCTION, rrf_score_arrow, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE", type="arrow"
+    )
+
+
+def allow_persistent_vector_indexes(connection: DuckDBPyConnection) -> None:
+    """Let `CREATE INDEX ... USING HNSW` run on a table of a database file (the vss extension refuses it
+    by default). Safe here because the indexed table (`search_chunks`) is only ever written whole: dbt
+    creates it and its index in one transaction, and nothing updates it in place. The vss extension's
+    warning is about the write-ahead log of such updates; a build killed before its commit leaves the
+    previous table and index as they were, and a committed one is replayed from the log on the next
+    open (tested in tests/python/test_semantic_search.py)."""
+    connection.execute("SET GLOBAL hnsw_enable_experimental_persistence = true")
