@@ -57,7 +57,9 @@ class SearchBuild:
         union = " union all by name ".join(
             f"select '{name}' as search_name, * from ({{{{ {call} }}}})" for name, call in searches.items()
         )
-        result = self.dbt("--quiet", "show", "--inline", union, "--output", "json", "--limit", "-1", vars=vars)
+        result = self.dbt(
+            "--quiet", "show", "--inline", union, "--output", "json", "--limit", "-1", vars=vars
+        )
         assert result.ok, result.summary()
         rows = json.loads(result.stdout)["show"]
         hits: dict[str, list[dict]] = {name: [] for name in searches}
@@ -172,7 +174,9 @@ def test_hybrid_fuses_the_two_rankings_by_the_evaluations_rule(hits: dict[str, l
     assert {hit["chunk_id"] for hit in fused} == dense_ids | keyword_ids
 
 
-def test_as_of_returns_only_text_public_by_then(search_build: SearchBuild, hits: dict[str, list[dict]]) -> None:
+def test_as_of_returns_only_text_public_by_then(
+    search_build: SearchBuild, hits: dict[str, list[dict]]
+) -> None:
     """A search as of a date never returns text that became public later. With AS_OF keeping more chunks
     than EXACT_MAX_CHUNKS, the dense side over-fetches from the HNSW index and filters: it still returns k
     hits, where the nearest k chunks of all include later text (what a plain HNSW search would return,
@@ -239,7 +243,9 @@ def test_quotes_and_sql_in_the_query_and_filters_are_text(
         "run-operation",
         "print_semantic_search",
         "--args",
-        json.dumps({"query": NASTY, "k": K, "mode": "hybrid", "as_of": AS_OF, "period": ["2023Q1", "2023Q2"]}),
+        json.dumps(
+            {"query": NASTY, "k": K, "mode": "hybrid", "as_of": AS_OF, "period": ["2023Q1", "2023Q2"]}
+        ),
     )
 
     for mode in MODES:
@@ -254,7 +260,10 @@ def test_quotes_and_sql_in_the_query_and_filters_are_text(
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"mode": "semantic; drop table search_chunks"}, "semantic_search: mode must be one of dense, keyword, hybrid"),
+        (
+            {"mode": "semantic; drop table search_chunks"},
+            "semantic_search: mode must be one of dense, keyword, hybrid",
+        ),
         ({"as_of": "2023-06-31' or true --"}, "semantic_search: as_of must be a date or timestamp"),
         ({"ticker": {"NRTH": 1}}, "semantic_search: ticker must be a non-empty text or a list of them"),
         ({"period": ["2023Q1", ""]}, "semantic_search: period must be a non-empty text or a list of them"),
@@ -301,7 +310,9 @@ def test_a_stale_or_unindexed_search_table_is_a_clear_error_until_rebuilt(
     search = ["run-operation", "print_semantic_search", "--args", "{query: margins, mode: hybrid}"]
     copy.execute("drop index search_chunks_embedding_hnsw")
     unindexed = run_dbt(search, copy.env)
-    copy.execute("delete from chunk_embeddings where chunk_id in (select chunk_id from chunk_embeddings limit 5)")
+    copy.execute(
+        "delete from chunk_embeddings where chunk_id in (select chunk_id from chunk_embeddings limit 5)"
+    )
     stale = run_dbt(search, copy.env)
     rebuilt = run_dbt(["run", "--select", "search_chunks"], copy.env)
     after = run_dbt(search, copy.env)
