@@ -3,8 +3,10 @@
 `vectorfin_embed(text, model_path)` returns the unit-length embedding of `text` as FLOAT[]. Its arguments
 are constants in a search, and the function has no side effects, so DuckDB's optimizer folds the call
 into a constant vector before the HNSW rewrite looks for `ORDER BY array_cosine_distance(column,
-<constant>) LIMIT n`: the query is embedded once and the vector index serves it. The model is loaded on
-first use (and kept), so connections that never search never import torch.
+<constant>) LIMIT n`, and the vector index serves it. DuckDB evaluates that constant twice while
+planning a search, so the last few queries' vectors are kept: a search embeds
+its query once. The model is loaded on first use (and kept), so connections that never search never
+import torch.
 
 `vectorfin_rrf_score(dense_rank, keyword_rank, dense_weight)` is `vectorfin.fusion.rrf_score`, the
 fusion rule the evaluation scores hybrids with.
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 EMBED_FUNCTION = "vectorfin_embed"
+EMBEDDING_CACHE_SIZE = 64  # query vectors kept (384 floats each): a search asks for its own twice
 
 
 @lru_cache(maxsize=2)
@@ -32,8 +35,13 @@ def _model(model_path: str) -> SentenceTransformer:
     return load_trained_model(model_path)
 
 
+@lru_cache(maxsize=EMBEDDING_CACHE_SIZE)
+def _embedding(text: str, model_path: str) -> tuple[float, ...]:
+    return tuple(_model(model_path).encode(text, normalize_embeddings=True).tolist())
+
+
 def embed_text(text: str, model_path: str) -> list[float]:
-    return _model(model_path).encode(text, normalize_embeddings=True).tolist()
+    return list(_embedding(text, model_path))
 
 
 def register_search_functions(connection: DuckDBPyConnection) -> None:
