@@ -36,12 +36,12 @@ def _model(model_path: str) -> SentenceTransformer:
 
 
 @lru_cache(maxsize=EMBEDDING_CACHE_SIZE)
-def _embedding(text: str, model_path: str) -> tuple[float, ...]:
+def query_embedding(text: str, model_path: str) -> tuple[float, ...]:
     return tuple(_model(model_path).encode(text, normalize_embeddings=True).tolist())
 
 
 def embed_text(text: str, model_path: str) -> list[float]:
-    return list(_embedding(text, model_path))
+    return list(query_embedding(text, model_path))
 
 
 def register_search_functions(connection: DuckDBPyConnection) -> None:
