@@ -57,5 +57,7 @@ def allow_persistent_vector_indexes(connection: DuckDBPyConnection) -> None:
     creates it and its index in one transaction, and nothing updates it in place. The vss extension's
     warning is about the write-ahead log of such updates; a build killed before its commit leaves the
     previous table and index as they were, and a committed one is replayed from the log on the next
-    open (tested in tests/python/test_semantic_search.py)."""
+    read-write open, as dbt's (tested in tests/python/test_semantic_search.py). A read-only session
+    cannot replay an HNSW index from the log (DuckDB 1.5.5: "Could not write file"): after such a kill,
+    any dbt command opens the file once and checkpoints it."""
     connection.execute("SET GLOBAL hnsw_enable_experimental_persistence = true")

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -328,3 +331,47 @@ def test_a_stale_or_unindexed_search_table_is_a_clear_error_until_rebuilt(
         "duckdb_indexes() where index_name = 'search_chunks_embedding_hnsw') from search_chunks"
     ) == [(embedded, embedded, 1)]
     assert after.ok, after.summary()
+
+
+# A process that commits a table and its HNSW index as search_chunks' build does, then is killed before
+# DuckDB checkpoints (writes the index into the file): only the write-ahead log holds them.
+KILLED_WRITER = """
+import os, sys
+from vectorfin import duck
+from vectorfin.search import allow_persistent_vector_indexes
+connection = duck.connect(sys.argv[1])
+allow_persistent_vector_indexes(connection)
+connection.execute("pragma disable_checkpoint_on_shutdown")
+connection.execute("set checkpoint_threshold = '10GB'")
+connection.execute("begin")
+connection.execute(
+    "create table vectors as select i as id, [cos(i), sin(i), cos(3 * i) + 2]::float[3] as embedding "
+    "from range(500) as r(i)"
+)
+connection.execute("create index vectors_hnsw on vectors using hnsw (embedding) with (metric = 'cosine')")
+connection.execute("commit")
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_committed_index_survives_a_killed_writer(tmp_path: Path) -> None:
+    """kill -9 after the commit and before any checkpoint: the next read-write session (dbt's) replays the
+    log, and the index is there, used, and finds what an exact search finds."""
+    path = tmp_path / "killed.duckdb"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert Path(f"{path}.wal").stat().st_size > 0
+    nearest = "select id from vectors order by array_cosine_distance(embedding, [1, 0, 3]::float[3]) limit 5"
+
+    with duck.connect(str(path)) as connection:
+        indexes = connection.execute("select index_name from duckdb_indexes()").fetchall()
+        operators = plan_operators(connection, nearest)
+        found = connection.execute(nearest).fetchall()
+        exact = connection.execute(
+            "select id from vectors "
+            "order by 1 - array_cosine_similarity(embedding, [1, 0, 3]::float[3]), id limit 5"
+        ).fetchall()
+
+    assert indexes == [("vectors_hnsw",)]
+    assert "HNSW_INDEX_SCAN" in operators
+    assert sorted(found) == sorted(exact)
