@@ -126,7 +126,13 @@ def dbt_plan(command: str) -> Plan | None:
 
 
 # Models that exist only after training; the SQL build the commands run on has none of them.
-TRAINED_MODELS = ("training_runs", "retrieval_metrics", "regression_check", "chunk_embeddings")
+TRAINED_MODELS = (
+    "training_runs",
+    "retrieval_metrics",
+    "regression_check",
+    "chunk_embeddings",
+    "search_chunks",
+)
 
 
 def needs_training(words: list[str]) -> bool:
