@@ -31,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,89 @@ def latency(milliseconds: list[float]) -> dict[str, float]:
     }
 
 
+def build_search(
+    folder: Path, rows: list[tuple], vectors: np.ndarray, artifact: Path
+) -> tuple[DbtWorkspace, float]:
+    """A fresh DuckDB file holding `rows` as the published run, and `search_chunks` built on it by dbt;
+    the seconds the model (table and both indexes) took."""
+    workspace = DbtWorkspace.create(folder)
+    workspace.duckdb_path.unlink(missing_ok=True)
+    Path(f"{workspace.duckdb_path}.wal").unlink(missing_ok=True)
+    write_published_run(workspace.duckdb_path, rows, vectors, str(artifact))
+    built = run_dbt(["run", "--select", "search_chunks"], workspace.env)
+    if not built.ok:
+        raise RuntimeError(built.summary())
+    [seconds] = [
+        result["execution_time"] for result in built.results if result["unique_id"].endswith(".search_chunks")
+    ]
+    return workspace, seconds
+
+
+def ndcg(ranked: list[str], relevance: dict[str, int], k: int) -> float:
+    """NDCG@k with linear gains (trec_eval's ndcg_cut)."""
+    gains = [relevance.get(doc, 0) / np.log2(rank + 2) for rank, doc in enumerate(ranked[:k])]
+    ideal = [
+        gain / np.log2(rank + 2) for rank, gain in enumerate(sorted(relevance.values(), reverse=True)[:k])
+    ]
+    return float(sum(gains) / sum(ideal)) if sum(ideal) else 0.0
+
+
+def eval_set_ndcg(
+    source: Path,
+    eval_set: str,
+    queries: int,
+    k: int,
+    embed: Callable[[list[str], str], tuple[np.ndarray, float | None]],
+    artifact: Path,
+    folder: Path,
+) -> dict[str, Any]:
+    """NDCG@k of each mode through semantic_search, over an evaluation set's corpus (as the published
+    run) and a stable sample of its queries, judged by its qrels."""
+    with duckdb.connect(str(source), read_only=True) as connection:
+        documents = connection.execute(
+            "select doc_id, ticker, null::varchar, null::timestamp, doc_text from eval_corpus "
+            "where eval_set = ? order by doc_id",
+            [eval_set],
+        ).fetchall()
+        asked = connection.execute(
+            "select query_id, query_text from eval_queries where eval_set = ? and query_id in "
+            "(select query_id from eval_qrels where eval_set = ? and relevance > 0) "
+            "order by md5(query_id) limit ?",
+            [eval_set, eval_set, queries],
+        ).fetchall()
+        qrels = connection.execute(
+            "select query_id, doc_id, relevance from eval_qrels where eval_set = ? and relevance > 0",
+            [eval_set],
+        ).fetchall()
+    relevant: dict[str, dict[str, int]] = {}
+    for query_id, doc_id, relevance in qrels:
+        relevant.setdefault(query_id, {})[doc_id] = relevance
+    vectors, _ = embed([row[4] for row in documents], f"{eval_set}_documents")
+    workspace, _ = build_search(folder / "dbt", documents, vectors, artifact)
+    calls = [f'semantic_search("{QUERY_PLACEHOLDER}", k={k}, mode="{mode}")' for mode in MODES]
+    compiled = dict(zip(MODES, compile_searches(workspace, calls, {}), strict=True))
+    with duck.connect(str(workspace.duckdb_path), read_only=True) as connection:
+        register_search_functions(connection)
+        found = {
+            mode: timed_searches(connection, sql, [text for _, text in asked])[0]
+            for mode, sql in compiled.items()
+        }
+    return {
+        "documents": len(documents),
+        "queries": len(asked),
+        **{
+            f"{mode}_ndcg@{k}": round(
+                statistics.fmean(
+                    ndcg(hits, relevant[query_id], k)
+                    for hits, (query_id, _) in zip(found[mode], asked, strict=True)
+                ),
+                4,
+            )
+            for mode in MODES
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -202,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-seq-length", type=int, default=128, help="word pieces per chunk when embedding"
     )
+    parser.add_argument(
+        "--eval-sets", nargs="*", default=["tatqa_dev", "convfinqa_dev"], help="NDCG@k per mode on these"
+    )
+    parser.add_argument("--eval-queries", type=int, default=150, help="queries per evaluation set")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vectorfin_search_quality"))
     parser.add_argument("--output", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
@@ -212,23 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     ids = np.array([row[0] for row in rows])
     model_path = TrainingConfig().resolved_base_model()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    cache = args.workdir / f"chunks_{len(rows)}_{args.embedding_backend}_{args.max_seq_length}.npy"
-    vectors, embed_seconds = embed_chunks(
-        [row[4] for row in rows], model_path, args.embedding_backend, args.max_seq_length, cache
-    )
+
+    def embed(texts: list[str], name: str) -> tuple[np.ndarray, float | None]:
+        cache = args.workdir / f"{name}_{len(texts)}_{args.embedding_backend}_{args.max_seq_length}.npy"
+        return embed_chunks(texts, model_path, args.embedding_backend, args.max_seq_length, cache)
+
+    vectors, embed_seconds = embed([row[4] for row in rows], "chunks")
     print(f"{len(rows)} chunks embedded ({embed_seconds or 'cached'} s), {len(queries)} queries", flush=True)
 
-    workspace = DbtWorkspace.create(args.workdir / "dbt")
-    workspace.duckdb_path.unlink(missing_ok=True)
-    Path(f"{workspace.duckdb_path}.wal").unlink(missing_ok=True)
     artifact = base_model_artifact(model_path, args.workdir / "base_model_artifact")
-    write_published_run(workspace.duckdb_path, rows, vectors, str(artifact))
-    built = run_dbt(["run", "--select", "search_chunks"], workspace.env)
-    if not built.ok:
-        raise RuntimeError(built.summary())
-    [index_build] = [
-        result["execution_time"] for result in built.results if result["unique_id"].endswith(".search_chunks")
-    ]
+    workspace, index_build = build_search(args.workdir / "dbt", rows, vectors, artifact)
     print(f"search_chunks and its indexes built in {index_build:.1f} s", flush=True)
 
     knowledge_ts = sorted(row[3] for row in rows)
@@ -243,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         register_search_functions(connection)
         results = {name: timed_searches(connection, sql, queries) for name, sql in compiled.items()}
     query_vectors = [query_embedding(query, str(artifact)) for query in queries]
+
+    quality = {
+        eval_set: eval_set_ndcg(
+            source, eval_set, args.eval_queries, args.k, embed, artifact, args.workdir / eval_set
+        )
+        for eval_set in args.eval_sets
+    }
+    print(json.dumps(quality), flush=True)
     query_matrix = np.array(query_vectors, dtype=np.float32)
     everything = np.ones(len(rows), dtype=bool)
 
@@ -267,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "latency": {name: latency(whole_ms) for name, (_, whole_ms, _) in results.items()},
         "latency_sql_alone": {name: latency(sql_ms) for name, (_, _, sql_ms) in results.items()},
+        "ndcg_per_eval_set": quality,
         "load_after": os.getloadavg(),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
 from vectorfin import duck
 from vectorfin.config import PROJECT_ROOT
 from vectorfin.fusion import rrf_score
-from vectorfin.search import register_search_functions
+from vectorfin.search import query_embedding, register_search_functions
 
 pytestmark = pytest.mark.slow
 
@@ -375,3 +375,21 @@ def test_a_committed_index_survives_a_killed_writer(tmp_path: Path) -> None:
     assert indexes == [("vectors_hnsw",)]
     assert "HNSW_INDEX_SCAN" in operators
     assert sorted(found) == sorted(exact)
+
+
+def test_a_search_embeds_its_query_once(search_build: SearchBuild) -> None:
+    """DuckDB evaluates the query's vector (a constant) twice while planning a search: the second time
+    comes from vectorfin_embed's cache, not the model."""
+    [dense, hybrid] = search_build.compiled(
+        [search_call("margins", k=K), search_call("margins", k=K, mode="hybrid")]
+    )
+
+    with duck.connect(str(search_build.workspace.duckdb_path), read_only=True) as connection:
+        register_search_functions(connection)
+        embedded = []
+        for sql in (dense, hybrid):
+            query_embedding.cache_clear()
+            connection.execute(sql).fetchall()
+            embedded.append(query_embedding.cache_info().misses)
+
+    assert embedded == [1, 1]
