@@ -18,8 +18,11 @@ Reported: recall@10 of the HNSW search (dense mode, no filter) against the exact
 similarity over the same stored vectors and query vectors; the same for a dense search `as_of` a date
 keeping about half the chunks, forced to over-fetch from the index (var search_exact_max_chunks below the
 kept chunks); latency p50/p95 per mode over the queries, whole and SQL alone (one warm-up query
-first); the index build time; the machine's load. Results are printed and written to
-benchmarks/results/search_quality.json.
+first); the index build time; the machine's load. Then, per evaluation set (`--eval-sets`), its corpus is
+made the published run the same way, and NDCG@10 of each mode is measured through semantic_search on a
+stable sample of its queries (`--eval-queries`), judged by its qrels: one vector per document, cut at
+`--max-seq-length` (the evaluation in retrieval_metrics scores a long document by its best chunk
+instead). Results are printed and written to benchmarks/results/search_quality.json.
 """
 
 from __future__ import annotations
