@@ -1,17 +1,24 @@
 """How `dbt build` scales with the corpus: 25%, 50% and 100% of ../shared/data, each in its own warehouse.
 
-    .venv/bin/python benchmarks/build_scaling.py                      # 0.25 0.5 1.0
-    .venv/bin/python benchmarks/build_scaling.py --fractions 0.1 0.25 --workdir /tmp/scaling
+    .venv/bin/python benchmarks/build_scaling.py                      # 0.25 0.5 1.0, +5% incremental day
+    .venv/bin/python benchmarks/build_scaling.py --fractions 0.1 0.25 --workdir /tmp/scaling --increment 0
 
 Documents (calls, filings, filing documents) are sampled deterministically: a document is in the
 fraction-f sample when md5('build_scaling|<dataset>|<document id>') / 2^32 < f, so the 25% sample is
 inside the 50% one. The sampled files are written, in the shared layout, to a scratch folder outside the
 project (never commit derived copies of the data); 100% loads ../shared/data itself. Each fraction is
-loaded with `python -m vectorfin load` into a fresh warehouse and built with `dbt build` (the ML models,
-`training_runs+`, excluded: they are timed by their own benchmarks). Reported per fraction: documents and
-chunks loaded, load and build seconds, dbt's peak memory (max RSS of the dbt process), the slowest
-models, pairs per strategy, training rows and quarantined chunks per reason. Results are printed and
-written to benchmarks/results/build_scaling.json.
+loaded with `python -m vectorfin load` into a fresh warehouse and built step by step (the ML models,
+`training_runs+`, excluded: they are timed by their own benchmarks): one dbt process per model group
+(BUILD_STEPS: seeds, staging, curation, pairs, splits and negatives, marts and the gate, tests), so each
+step's wall time and peak memory (max RSS of its dbt process, DuckDB included) are its own. Reported per
+fraction: documents and chunks loaded, load and step seconds and peak memory, every model's time (dbt's
+run_results.json), the machine's load average around each step (the machine may be shared), pairs per
+strategy, training rows and quarantined chunks per reason.
+
+The incremental day (`--increment`, default 0.05, on the largest fraction): that fraction less the share
+is loaded and built first, then the rest is loaded (the new documents) and the same steps run again,
+incrementally; then `--full-refresh` gives the fraction's full figures on the same warehouse. Results
+are printed and written to benchmarks/results/build_scaling.json.
 """
 
 from __future__ import annotations
@@ -37,7 +44,37 @@ from dbt_project_runner import DbtWorkspace, dbt_executable  # noqa: E402
 
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "data"
 RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "results" / "build_scaling.json"
-BUILD_ARGS = ["build", "--exclude", "training_runs+"]
+ML_MODELS = ["--exclude", "training_runs+"]
+# `dbt build --exclude training_runs+` in dependency order, one dbt process per model group:
+# (step, dbt arguments). `run` steps take --full-refresh when a full build is asked for.
+BUILD_STEPS: list[tuple[str, list[str]]] = [
+    ("seeds", ["seed"]),
+    ("staging", ["run", "--select", "path:models/staging"]),
+    ("curation", ["run", "--select", "path:models/intermediate/curation"]),
+    (
+        "pairs",
+        [
+            "run",
+            "--select",
+            "path:models/intermediate/labelled",
+            "path:models/intermediate/pair_strategies",
+            "int_chunk_risk_factor_matches",
+            "int_pairs_unioned",
+        ],
+    ),
+    (
+        "splits_negatives",
+        [
+            "run",
+            "--select",
+            "path:models/intermediate/splits",
+            "int_chunk_rare_terms",
+            "int_pairs_with_hard_negatives",
+        ],
+    ),
+    ("marts", ["run", "--select", "path:models/marts", "training_pairs_quality_gate", *ML_MODELS]),
+    ("tests", ["test", *ML_MODELS]),
+]
 
 # dataset folder -> (files keyed by document: {file stem: key column}, the key's name for hashing)
 PARQUET_DATASETS = {
@@ -111,7 +148,52 @@ def timed_process(command: list[str], env: dict[str, str], log: Path) -> tuple[i
     return process.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
-def measure(fraction: float, corpus: Path, workdir: Path) -> dict[str, Any]:
+def run_steps(env: dict[str, str], root: Path, label: str, full_refresh: bool = False) -> dict[str, Any]:
+    """BUILD_STEPS in order; per step wall seconds, dbt's node seconds, peak RSS and the load average
+    before and after; every model's seconds. Stops at the first failing step."""
+    steps: dict[str, Any] = {}
+    models: dict[str, float] = {}
+    failures: list[str] = []
+    for step, args in BUILD_STEPS:
+        args = [*args, "--full-refresh"] if full_refresh and args[0] in {"run", "seed"} else args
+        target = root / f"target_{label}_{step}"
+        step_env = dict(env, DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(root / "logs"))
+        load_before = os.getloadavg()[0]
+        code, seconds, rss = timed_process([*dbt_executable(), *args], step_env, root / f"{label}_{step}.log")
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        for result in results:
+            if result["unique_id"].startswith("model."):
+                models[result["unique_id"].split(".")[-1]] = round(result["execution_time"], 2)
+        failures += [result["unique_id"] for result in results if result["status"] in {"error", "fail"}]
+        steps[step] = {
+            "wall_seconds": round(seconds, 1),
+            "node_seconds": round(sum(result["execution_time"] for result in results), 1),
+            "peak_rss_mib": round(rss),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "exit_code": code,
+        }
+        if code:
+            break
+    return {
+        "steps": steps,
+        "models_seconds": dict(sorted(models.items(), key=lambda item: -item[1])),
+        "build_seconds": round(sum(step["wall_seconds"] for step in steps.values()), 1),
+        "build_peak_rss_mib": max(step["peak_rss_mib"] for step in steps.values()),
+        "build_exit_code": max(step["exit_code"] for step in steps.values()),
+        "build_failures": failures,
+    }
+
+
+def load(env: dict[str, str], root: Path, corpus: Path, label: str) -> tuple[float, float]:
+    code, seconds, rss = timed_process(
+        [sys.executable, "-m", "vectorfin", "load", str(corpus), "--quiet"], env, root / f"load_{label}.log"
+    )
+    if code:
+        raise RuntimeError(f"vectorfin load failed, see {root / f'load_{label}.log'}")
+    return seconds, rss
+
+
+def measure(fraction: float, corpus: Path, workdir: Path, increment: float = 0.0) -> dict[str, Any]:
     root = workdir / f"fraction_{round(fraction * 100):03d}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -121,49 +203,51 @@ def measure(fraction: float, corpus: Path, workdir: Path) -> dict[str, Any]:
     else:
         source, documents = root / "corpus", sample_corpus(corpus, root / "corpus", fraction)
     workspace = DbtWorkspace.create(root)
-    env = dict(workspace.env, DBT_TARGET_PATH=str(root / "target"), DBT_LOG_PATH=str(root / "logs"))
+    env = workspace.env
 
     code, _, _ = timed_process([sys.executable, "-m", "vectorfin", "init"], env, root / "init.log")
     if code:
         raise RuntimeError(f"vectorfin init failed, see {root / 'init.log'}")
-    code, load_seconds, load_rss = timed_process(
-        [sys.executable, "-m", "vectorfin", "load", str(source), "--quiet"], env, root / "load.log"
-    )
-    if code:
-        raise RuntimeError(f"vectorfin load failed, see {root / 'load.log'}")
-    code, build_seconds, build_rss = timed_process([*dbt_executable(), *BUILD_ARGS], env, root / "build.log")
-
-    run_results = json.loads((root / "target" / "run_results.json").read_text())
-    slowest = sorted(
-        (
-            (result["unique_id"].split(".")[-1], round(result["execution_time"], 2))
-            for result in run_results["results"]
-            if result["unique_id"].startswith("model.")
-        ),
-        key=lambda item: -item[1],
-    )[:6]
-    failures = [
-        result["unique_id"] for result in run_results["results"] if result["status"] in {"error", "fail"}
-    ]
-    figures = workspace.query
-    chunks = dict(
-        figures(
-            "select 'transcript', count(*) from stg_raw__transcript_chunks "
-            "union all select 'filing', count(*) from stg_raw__filing_chunks"
+    incremental = None
+    if increment > 0:
+        base = root / "corpus_base"
+        sample_corpus(corpus, base, fraction - increment)
+        base_load_seconds, _ = load(env, root, base, "base")
+        base_build = run_steps(env, root, "base")
+        chunks_before = _raw_chunks(workspace)
+        load_seconds, load_rss = load(env, root, source, "increment")
+        incremental = {
+            "share": increment,
+            "base_load_seconds": round(base_load_seconds, 1),
+            "base_build_seconds": base_build["build_seconds"],
+            "chunks_before": chunks_before,
+            "load_seconds": round(load_seconds, 1),
+        }
+        incremental.update(run_steps(env, root, "incremental"))
+        incremental["chunks_after"] = _raw_chunks(workspace)  # staged by the incremental build
+        fingerprints = workspace.table_fingerprints()
+        build = run_steps(env, root, "full", full_refresh=True)
+        refreshed = workspace.table_fingerprints()
+        incremental["tables_unlike_full_refresh"] = sorted(
+            name
+            for name in set(fingerprints) | set(refreshed)
+            if fingerprints.get(name) != refreshed.get(name)
         )
-    )
+        load_seconds = None  # this warehouse was loaded in two parts
+    else:
+        load_seconds, load_rss = load(env, root, source, "full")
+        build = run_steps(env, root, "full")
+
+    figures = workspace.query
     return {
         "fraction": fraction,
         "documents": documents,
-        "raw_chunks": chunks,
+        "raw_chunks": _raw_chunks(workspace),
         "curated_chunks": figures("select count(*) from int_chunks_curated")[0][0],
-        "load_seconds": round(load_seconds, 1),
+        "load_seconds": None if load_seconds is None else round(load_seconds, 1),
         "load_peak_rss_mib": round(load_rss),
-        "build_exit_code": code,
-        "build_failures": failures,
-        "build_seconds": round(build_seconds, 1),
-        "build_peak_rss_mib": round(build_rss),
-        "slowest_models_seconds": dict(slowest),
+        **build,
+        "incremental_day": incremental,
         "pairs_per_strategy": dict(
             figures("select strategy, count(*) from int_pairs_unioned group by 1 order by 1")
         ),
@@ -185,33 +269,62 @@ def measure(fraction: float, corpus: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _raw_chunks(workspace: DbtWorkspace) -> dict[str, int]:
+    return dict(
+        workspace.query(
+            "select 'transcript', count(*) from stg_raw__transcript_chunks "
+            "union all select 'filing', count(*) from stg_raw__filing_chunks"
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vectorfin_build_scaling"))
     parser.add_argument("--output", type=Path, default=RESULTS_FILE)
+    parser.add_argument(
+        "--increment",
+        type=float,
+        default=0.05,
+        help="share of the largest fraction loaded as a new day and built incrementally (0: none)",
+    )
     args = parser.parse_args(argv)
 
     runs = []
-    for fraction in sorted(args.fractions):
-        run = measure(fraction, args.corpus, args.workdir)
+    fractions = sorted(args.fractions)
+    for fraction in fractions:
+        run = measure(
+            fraction, args.corpus, args.workdir, args.increment if fraction == fractions[-1] else 0.0
+        )
         runs.append(run)
+        steps = ", ".join(
+            f"{step} {figures['wall_seconds']} s / {figures['peak_rss_mib']} MiB"
+            for step, figures in run["steps"].items()
+        )
         print(
-            f"{fraction:>5.0%}: {sum(run['raw_chunks'].values()):>7} chunks, "
-            f"load {run['load_seconds']:>6.1f} s, "
-            f"dbt build {run['build_seconds']:>6.1f} s (exit {run['build_exit_code']}), "
-            f"peak {run['build_peak_rss_mib']:>5} MiB, pairs {sum(run['pairs_per_strategy'].values()):>6}, "
-            f"training rows {sum(run['training_rows_per_strategy'].values()):>6}",
+            f"{fraction:>5.0%}: {sum(run['raw_chunks'].values()):>7} chunks, load {run['load_seconds']} s, "
+            f"build {run['build_seconds']:>6.1f} s (exit {run['build_exit_code']}), "
+            f"peak {run['build_peak_rss_mib']:>5} MiB ({steps}), "
+            f"pairs {sum(run['pairs_per_strategy'].values())}",
             flush=True,
         )
+        if run["incremental_day"]:
+            day = run["incremental_day"]
+            print(
+                f"       incremental day (+{day['share']:.0%} of documents): load {day['load_seconds']} s, "
+                f"build {day['build_seconds']} s, peak {day['build_peak_rss_mib']} MiB, tables unlike a "
+                f"full refresh: {day['tables_unlike_full_refresh'] or 'none'}",
+                flush=True,
+            )
     report = {
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "build_args": BUILD_ARGS,
+        "build_steps": BUILD_STEPS,
         "runs": runs,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 CORPUS=${CORPUS:-../shared/data}
 VENV=${VENV:-.venv-gpu}
 PYTHON=${PYTHON:-python3}
-# Every pair (no max_pairs), the model's full window, a large GradCache batch: the GPU budget.
+# Every pair (no max_pairs) with TAT-QA's labelled pairs, the model's full window, a large GradCache batch,
+# embeddings by PyTorch on the GPU (ONNX Runtime is the CPU's encoder): the GPU budget.
 GPU_VARS='{"training": {"max_pairs": null, "max_seq_length": 256, "batch_size": 256, "mini_batch_size": 128},
-           "training_device": "cuda", "eval_max_queries": 1000, "eval_max_corpus": 20000}'
+           "tatqa_training": true, "training_device": "cuda", "embedding_backend": "torch",
+           "eval_max_queries": 1000, "eval_max_corpus": 20000}'
 started=$(date +%s)
 
 echo "== install into ${VENV}"

@@ -1,8 +1,9 @@
 """Embeddings of every curated chunk by the published run, written back to Iceberg.
 
 The current run is published only when regression_check passed for it: then the chunks it has not
-embedded yet are encoded and appended to `embeddings.chunk_embeddings` in one commit, and this table
-mirrors that run's vectors. Otherwise Iceberg is left untouched and this table keeps the run it held.
+embedded yet are encoded (var embedding_backend) and appended to `embeddings.chunk_embeddings`, one
+commit per embedding_commit_every chunks (a killed build resumes), and this table mirrors that run's
+vectors. Otherwise Iceberg is left untouched and this table keeps the run it held.
 """
 
 from vectorfin.config import Settings
@@ -26,5 +27,11 @@ def model(dbt, session):
         )
     settings = Settings.from_env()
     chunks = dbt.ref("int_chunks_curated").project("chunk_id, chunk_text").df()
-    dimension = embed(run, chunks, settings)
+    dimension = embed(
+        run,
+        chunks,
+        settings,
+        backend=dbt.config.get("embedding_backend"),
+        commit_every=int(dbt.config.get("commit_every")),
+    )
     return session.sql(embeddings_table_sql(settings, dimension, run["run_id"]))

@@ -7,6 +7,8 @@ Commands:
   query SQL      run SQL in a DuckDB session with the extensions loaded, a view
                  <namespace>.<table> for every table of the catalog (raw.transcript_chunks, ...)
                  at its current snapshot, and vectorfin_embed(text, model_path) registered
+  embed-ray      embed the curated chunks on a Ray Data job of N workers into embeddings.chunk_embeddings
+                 (vectorfin.scale.ray_embedding; docs/scaling.md)
 """
 
 from __future__ import annotations
@@ -43,6 +45,30 @@ def _query(args: argparse.Namespace) -> int:
         register_search_functions(connection)
         create_catalog_views(connection)
         print(connection.sql(args.sql))
+    return 0
+
+
+def _embed_ray(args: argparse.Namespace) -> int:
+    from vectorfin.scale.ray_embedding import JobError, RunToEmbed, run_job
+
+    if (args.model_path is None) != (args.run_id is None):
+        print("embed-ray: give --model-path and --run-id together, or neither", file=sys.stderr)
+        return 2
+    options = {
+        name: value
+        for name, value in vars(args).items()
+        if value is not None
+        and name in {"workers", "gpus_per_worker", "cpus_per_worker", "batch_size", "commit_every"}
+    }
+    run = RunToEmbed(args.run_id, args.model_path) if args.run_id else None
+    try:
+        report = run_job(
+            Settings.from_env(), address=args.address, chunks_path=args.chunks, run=run, **options
+        )
+    except JobError as error:
+        print(f"embed-ray: {error}", file=sys.stderr)
+        return 1
+    print(report.describe())
     return 0
 
 
@@ -84,6 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.add_argument("sql")
     query.set_defaults(handler=_query)
+
+    embed_ray = commands.add_parser(
+        "embed-ray", help="embed the curated chunks on a Ray Data job into embeddings.chunk_embeddings"
+    )
+    embed_ray.add_argument("--workers", type=int, help="encoder actors (Ray workers)")
+    embed_ray.add_argument("--gpus-per-worker", type=float, help="GPUs per actor (default none: CPU)")
+    embed_ray.add_argument("--cpus-per-worker", type=float, help="CPUs per actor")
+    embed_ray.add_argument("--batch-size", type=int, help="texts per forward pass")
+    embed_ray.add_argument("--commit-every", type=int, help="chunks per Iceberg commit (what a kill loses)")
+    embed_ray.add_argument(
+        "--address", help="an existing Ray cluster ('auto', ray://...); default: a local cluster"
+    )
+    embed_ray.add_argument(
+        "--chunks", type=Path, help="a parquet export of int_chunks_curated (default: the DuckDB file's)"
+    )
+    embed_ray.add_argument("--model-path", help="a sentence-transformers folder (with --run-id)")
+    embed_ray.add_argument("--run-id", help="the model_run_id to write (default: the published run)")
+    embed_ray.set_defaults(handler=_embed_ray)
     return parser
 
 

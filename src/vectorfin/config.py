@@ -82,6 +82,16 @@ class Settings:
         )
 
     @property
+    def docs_assets_dir(self) -> Path:
+        """Where the run report copies its charts for the lineage docs: $VECTORFIN_DOCS_ASSETS, else the
+        folder `asset-paths` names in dbt_project.yml, which `dbt docs generate` copies into target/.
+        Resolved when asked, so only the report depends on that setting. Tests point it elsewhere."""
+        from vectorfin.project import docs_assets_folder  # here, not at the top: project imports this module
+
+        value = os.environ.get("VECTORFIN_DOCS_ASSETS")
+        return Path(value).expanduser().resolve() if value else docs_assets_folder()
+
+    @property
     def is_local(self) -> bool:
         return "://" not in self.warehouse
 

@@ -19,7 +19,7 @@ from duckdb import DuckDBPyConnection
 
 from vectorfin.catalog_reads import register_read_function
 from vectorfin.dbt_logging import route_package_logs_to_dbt
-from vectorfin.duck import load_extensions
+from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.project_settings import setting_names, validate_settings_json
 from vectorfin.search import allow_persistent_vector_indexes, register_search_functions
 
@@ -30,6 +30,9 @@ VALIDATE_SETTINGS_FUNCTION = "vectorfin_validate_settings"
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         route_package_logs_to_dbt()
+        # Before dbt-duckdb opens the database and runs the profile's `extensions:` (the remote
+        # target's httpfs): installed already, its INSTALL is a no-op instead of a download.
+        install_extensions()
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)

@@ -4,7 +4,9 @@ DuckDB would normally download extensions; here they come from their PyPI packag
 DuckDB's version in requirements.txt: `duckdb-extension-iceberg` and `duckdb-extension-avro` (read
 the Iceberg tables), `duckdb-extension-fts` (BM25 full-text index) and `duckdb-extension-vss` (HNSW
 vector index), installed with `INSTALL '<file>'` into DuckDB's extension directory, after which
-`LOAD iceberg` (fts, vss) works without a network.
+`LOAD iceberg` (fts, vss) works without a network. `duckdb-extension-httpfs` is installed the same
+way but loaded only by the `remote` dbt target (object-store warehouses), whose `INSTALL httpfs`
+then finds it installed and downloads nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ EXTENSION_PACKAGES = (
     "duckdb_extension_iceberg",
     "duckdb_extension_fts",
     "duckdb_extension_vss",
+    "duckdb_extension_httpfs",
 )
-# Loaded into every session: avro is loaded by iceberg itself.
+# Loaded into every session: avro is loaded by iceberg itself; httpfs only by the remote target.
 LOADED_EXTENSIONS = ("iceberg", "fts", "vss")
 
 

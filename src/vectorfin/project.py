@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,8 +19,22 @@ PROJECT_FILE = PROJECT_ROOT / "dbt_project.yml"
 
 
 @cache
+def _project() -> dict[str, Any]:
+    return yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))
+
+
 def _project_vars() -> dict[str, Any]:
-    return yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))["vars"]
+    return _project()["vars"]
+
+
+def docs_assets_folder() -> Path:
+    """The folder `dbt docs generate` copies into the docs site: the first of `asset-paths`."""
+    folders = _project().get("asset-paths") or []
+    if not folders:
+        raise KeyError(
+            f"{PROJECT_FILE} declares no asset-paths: the run report has no docs folder to write to"
+        )
+    return PROJECT_ROOT / folders[0]
 
 
 def project_var(name: str) -> Any:

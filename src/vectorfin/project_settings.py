@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vectorfin.dbt_settings import is_number
+from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import DEVICES
 from vectorfin.quality import gate_thresholds
@@ -247,6 +248,8 @@ SETTINGS: dict[str, Check] = {
     "eval_max_corpus": integer(1, optional=True),
     "search_fusion_depth": integer(1),
     "search_exact_max_chunks": integer(1),
+    "embedding_backend": one_of(*EMBEDDING_BACKENDS),
+    "embedding_commit_every": integer(1),
 }
 
 

@@ -135,6 +135,7 @@ class DbtWorkspace:
             VECTORFIN_WAREHOUSE=str(root / "warehouse"),
             VECTORFIN_DUCKDB_PATH=str(root / "vectorfin.duckdb"),
             VECTORFIN_ARTIFACTS=str(root / "artifacts"),
+            VECTORFIN_DOCS_ASSETS=str(root / "docs_assets"),  # never the project's own assets/
         )
         env.update(extra_env or {})
         return cls(root, project_environment(env))
@@ -167,7 +168,12 @@ class DbtWorkspace:
             source = Path(f"{self.duckdb_path}{suffix}")
             if source.exists():
                 shutil.copy2(source, Path(f"{target}{suffix}"))
-        env = dict(self.env, VECTORFIN_DUCKDB_PATH=str(target), VECTORFIN_ARTIFACTS=str(root / "artifacts"))
+        env = dict(
+            self.env,
+            VECTORFIN_DUCKDB_PATH=str(target),
+            VECTORFIN_ARTIFACTS=str(root / "artifacts"),
+            VECTORFIN_DOCS_ASSETS=str(root / "docs_assets"),
+        )
         return DbtWorkspace(root, env)
 
     def query(self, sql: str, parameters: Sequence[Any] | None = None) -> list[tuple]:

@@ -17,15 +17,29 @@ from pathlib import Path
 
 import pytest
 from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
+from PIL import Image
 
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
 
 TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
 # The demo's held-out set is a handful of queries, under the default regression_min_queries: judge it anyway,
 # so that the regression check is exercised here.
 JUDGE_SMALL_SETS = {"regression_min_queries": 1}
 EMBEDDINGS_TABLE = "embeddings/chunk_embeddings"
+# What dbt reads of the project (a copy of these is a working project).
+DBT_PROJECT_FILES = (
+    "dbt_project.yml",
+    "models",
+    "python_models",
+    "macros",
+    "seeds",
+    "tests/data_tests",
+    "analyses",
+)
 REGRESSION_TEST = "accepted_values_regression_check_passed__False__True"
+# the base model's NDCG@10 on main_eval_set, as the retrieval check compares it
+BASE_NDCG = "select base_value from regression_check where check_name = 'retrieval'"
 # Quotes, a statement separator and both comment markers: text, never SQL.
 NASTY_QUERY = "What's the CEO's view on margins?'); create table pwned as select 1; -- /* drop */"
 
@@ -88,6 +102,87 @@ def test_training_runs_real_lora_steps_on_cpu(full_build: FullBuild) -> None:
     assert 0 < trainable < total / 10
     assert (Path(artifact) / "adapter" / "adapter_config.json").exists()
     assert (Path(artifact) / "README.md").read_text().strip()
+
+
+def test_the_run_report_is_written_beside_the_artifact_and_linked_from_the_card(
+    full_build: FullBuild,
+) -> None:
+    """run_report writes a PNG per section and a page into <artifact>/report/, the model card links the
+    page, and the charts are copied to the docs assets folder (here the workspace's)."""
+    workspace = full_build.workspace
+    [(run_id, artifact)] = workspace.query(
+        "select run_id, artifact_path from training_runs order by built_at desc limit 1"
+    )
+    rows = workspace.query(
+        "select section, chart_path, docs_chart_path, report_path, run_id, summary from run_report"
+    )
+    docs_assets = Path(workspace.env["VECTORFIN_DOCS_ASSETS"]) / DOCS_SUBDIR
+    page = Path(artifact) / REPORT_DIR / REPORT_PAGE
+
+    assert full_build.first.status("run_report") == "success"
+    assert {row[0] for row in rows} == {
+        "pairs_per_strategy",
+        "quarantine_reasons",
+        "quality_gate",
+        "loss_curve",
+        "ndcg_at_10",
+        "regression_checks",
+    }
+    for section, chart, docs_chart, report_path, reported_run, _ in rows:
+        assert (reported_run, Path(report_path)) == (run_id, page)
+        assert Path(chart) == Path(artifact) / REPORT_DIR / f"{section}.png"
+        data = Path(chart).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000, section
+        with Image.open(chart) as image:
+            image.verify()
+        assert Path(docs_chart) == docs_assets / f"{section}.png"
+        assert Path(docs_chart).read_bytes() == data
+        assert f"]({section}.png)" in page.read_text()
+    assert f"]({REPORT_DIR}/{REPORT_PAGE})" in (Path(artifact) / "README.md").read_text()
+    summaries = {row[0]: row[5] for row in rows}
+    assert summaries["ndcg_at_10"].startswith("tuned vs base NDCG@10: ")
+    assert "heldout_pairs " in summaries["ndcg_at_10"]
+    assert summaries["quality_gate"].endswith("expectations passed")
+
+
+def test_dbt_docs_generate_puts_the_latest_charts_into_the_docs_site(
+    full_build: FullBuild, tmp_path: Path
+) -> None:
+    """In a copy of the project whose assets folder is the default one: run_report writes the charts
+    there, and `dbt docs generate` copies them into the site the run_report description points at."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in DBT_PROJECT_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name)
+        else:
+            shutil.copy2(source, project / name)
+    copy = full_build.workspace.copy_to(tmp_path / "workspace")
+    copy.env["VECTORFIN_DOCS_ASSETS"] = str(project / "assets")
+    site = tmp_path / "docs_run"
+
+    reported = run_dbt(["run", "--select", "run_report"], copy.env, project_dir=project)
+    generated = run_dbt(["docs", "generate"], copy.env, project_dir=project, run_dir=site)
+
+    assert reported.ok, reported.summary()
+    assert generated.ok, generated.summary()
+    manifest = json.loads((site / "target" / "manifest.json").read_text())
+    description = manifest["nodes"]["model.vectorfin_finetune.run_report"]["description"]
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", description)
+    assert len(images) == 6
+    for image in images:
+        served = site / "target" / image
+        assert served.read_bytes() == (project / image).read_bytes(), image
+        assert served.read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluation_logs_its_progress_in_the_dbt_log(full_build: FullBuild) -> None:
+    output = full_build.first.stdout
+    for model in ("base", "tuned"):
+        assert re.search(
+            rf"evaluation heldout_pairs / {model}: (\d+)/\1 texts \(100%\), [0-9.]+ texts/s", output
+        )
 
 
 def test_retrieval_metrics_compare_base_tuned_and_bm25(full_build: FullBuild) -> None:
@@ -269,7 +364,7 @@ def test_a_regressed_run_is_not_published(full_build: FullBuild) -> None:
     )
     assert trained.ok, trained.summary()
     [(new_run,)] = workspace.query("select run_id from training_runs order by built_at desc limit 1")
-    [(base_ndcg,)] = workspace.query("select base_value from regression_check where check_name = 'retrieval'")
+    [(base_ndcg,)] = workspace.query(BASE_NDCG)
     assert new_run != published and base_ndcg > 0.02
     workspace.execute(
         "update retrieval_metrics set value = 0 "
@@ -278,15 +373,18 @@ def test_a_regressed_run_is_not_published(full_build: FullBuild) -> None:
 
     kept = run_dbt(["run", "--select", "chunk_embeddings"], workspace.env, vars=JUDGE_SMALL_SETS)
     built = run_dbt(
-        ["build", "--select", "regression_check", "chunk_embeddings"], workspace.env, vars=JUDGE_SMALL_SETS
+        ["build", "--select", "regression_check", "chunk_embeddings", "run_report"],
+        workspace.env,
+        vars=JUDGE_SMALL_SETS,
     )
+    reported = run_dbt(["run", "--select", "run_report"], workspace.env, vars=JUDGE_SMALL_SETS)
     search = run_dbt(
         ["run-operation", "print_semantic_search", "--args", "{query: margins, k: 2}"], workspace.env
     )
 
     assert kept.ok, kept.summary()
     assert (
-        f"Not publishing: run {new_run}: tuned ndcg@10 0.0 is more than 0.02 below base"
+        f"Not publishing: run {new_run}: retrieval: tuned ndcg@10 0.0 is more than 0.02 below base"
         in kept.stdout + kept.stderr
     )
     assert workspace.query("select distinct model_run_id from chunk_embeddings") == [(published,)]
@@ -296,12 +394,15 @@ def test_a_regressed_run_is_not_published(full_build: FullBuild) -> None:
     ) == [(0,)]
     assert not built.ok
     assert (built.status(REGRESSION_TEST), built.status("chunk_embeddings")) == ("fail", "skipped")
+    # the report is skipped by the failed test too; run alone, it shows why the run is not published
+    assert built.status("run_report") == "skipped" and reported.ok, reported.summary()
+    [(verdict,)] = workspace.query("select summary from run_report where section = 'regression_checks'")
+    assert verdict.startswith("failed: retrieval: tuned ndcg@10 0.0 is more than 0.02 below base")
     hits = printed_hits(search.stdout)
     assert search.ok and len(hits) == 2 and all(published in hit for hit in hits)
 
     workspace.execute(
-        "update retrieval_metrics set value = "
-        "(select base_value from regression_check where check_name = 'retrieval') "
+        f"update retrieval_metrics set value = ({BASE_NDCG}) "
         "where model = 'tuned' and metric = 'ndcg@10' and eval_set = 'heldout_pairs'"
     )
     published_now = run_dbt(["run", "--select", "chunk_embeddings"], workspace.env, vars=JUDGE_SMALL_SETS)

@@ -31,6 +31,7 @@ import pytest
 from documented_shell import DocumentedShell
 
 from vectorfin.project import project_var
+from vectorfin.report import DOCS_SUBDIR
 
 CHROMIUM = os.environ.get("VECTORFIN_CHROMIUM", "/usr/bin/chromium")
 # A fresh, quiet, headless browser: no first-run UI, no sandbox (root in CI), nothing fetched on its own.
@@ -82,6 +83,9 @@ class DocsSite:
 @pytest.fixture(scope="module")
 def docs_site(documented_demo: DocumentedShell) -> Iterator[DocsSite]:
     require_browser()
+    # A (tiny) training run first, so the docs show a run report's charts, as after the quick start.
+    trained = documented_demo.run("dbt build --select training_runs+ --exclude chunk_embeddings")
+    assert trained.returncode == 0, trained.stdout[-3000:]
     target = documented_demo.root / "docs_site"
     generated = documented_demo.run("dbt docs generate", extra_env={"DBT_TARGET_PATH": str(target)})
     assert generated.returncode == 0, generated.stdout[-3000:]
@@ -203,3 +207,5 @@ def test_every_image_the_docs_show_loads(page: Any, docs_site: DocsSite, screens
     ]
     # the overview's pipeline diagram at least: images from asset-paths are served with the docs
     assert "assets/pipeline.svg" in asset_images, checked
+    # and the run report's charts, on the run_report model's page
+    assert any(source.startswith(f"assets/{DOCS_SUBDIR}/") for source in asset_images), checked

@@ -21,13 +21,15 @@ Run with the SQL pipeline only: make build (as DBT_ARGS="--exclude training_runs
 Parsed only:      dbt build / run without --exclude training_runs+ (they train: `dbt ls` with the same
                   selection and --vars); dbt show on the ML models (`dbt compile` with the same
                   arguments); make build CORPUS=../shared/data ... (`make -n`, a dry run: real data takes
-                  minutes to hours); python benchmarks/*.py (--help with the documented arguments: each
-                  option must exist, and each value must parse); export lines of the remote target
+                  minutes to hours); python benchmarks/*.py, python -m vectorfin embed-ray, and torchrun /
+                  accelerate launch of a module (--help with the documented arguments, the launcher's left
+                  out: each option must exist, and each value must parse); export lines of the remote target
                   (`bash -n`: they need a remote catalog and credentials).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -103,6 +105,11 @@ def plan_for(command: str) -> Plan | None:
         return Plan("syntax", command)
     if words[0] == "python" and len(words) > 1 and words[1].startswith("benchmarks/"):
         return Plan("help", command)
+    if words[0] == "torchrun" or words[:2] == ["accelerate", "launch"]:
+        # several GPUs: the launched module's own arguments are parsed instead
+        return Plan("help", shlex.join(["python", *words[words.index("-m") :]]))
+    if words[:4] == ["python", "-m", "vectorfin", "embed-ray"]:
+        return Plan("help", command)  # a Ray cluster and a published run
     if words[0] == "python":
         return Plan("run", command)
     if words[0] == "dbt":
@@ -131,6 +138,7 @@ TRAINED_MODELS = (
     "retrieval_metrics",
     "regression_check",
     "chunk_embeddings",
+    "run_report",
     "search_chunks",
 )
 
@@ -243,3 +251,15 @@ def test_the_activated_shell_has_the_project_environment(documented_demo: Docume
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert str(Path(documented_demo.env["VECTORFIN_DUCKDB_PATH"])) in completed.stdout
     assert str(PROJECT_ROOT / "profiles") in completed.stdout
+
+
+def test_the_readme_gives_the_command_the_quality_benchmark_measures() -> None:
+    """benchmarks/quality_report.py measures the README's real-data CPU command: the two must not drift."""
+    spec = importlib.util.spec_from_file_location(
+        "quality_report", PROJECT_ROOT / "benchmarks" / "quality_report.py"
+    )
+    assert spec is not None and spec.loader is not None
+    quality_report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality_report)
+    readme_commands = {shlex.join(shlex.split(command, comments=True)) for _, command in COMMANDS}
+    assert shlex.join(shlex.split(quality_report.README_COMMAND)) in readme_commands

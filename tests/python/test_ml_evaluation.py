@@ -1,4 +1,16 @@
+"""Evaluation: trec_eval metrics (pytrec_eval) checked against hand-written references, BM25 (bm25s)
+against the Okapi formula, chunking, fusion, STS Spearman and evaluate_models on a tiny set.
+
+The reference functions below are the hand-written metrics the project used before pytrec_eval: each
+encodes a trec_eval convention by hand, so a library or convention change shows up as a disagreement.
+"""
+
+import logging
 import math
+import random
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -6,19 +18,17 @@ import pytest
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer
 
+from vectorfin.bm25 import K1, B, BM25Index, tokenize
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.loading.readers import read_corpora
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import (
-    BM25,
     METRICS,
-    average_precision_at_k,
     chunk_corpus,
     document_scores,
     evaluate_models,
-    mrr_at_k,
-    ndcg_at_k,
-    query_metrics,
     rank_documents,
-    recall_at_k,
+    ranking_metrics,
     reciprocal_rank_fusion,
     split_into_chunks,
     sts_spearman,
@@ -27,6 +37,73 @@ from vectorfin.ml.evaluation import (
 RANKED = ["d1", "d2", "d3", "d4"]
 # d9 is relevant but never retrieved: it still counts in recall, nDCG's ideal and AP.
 RELEVANCE = {"d2": 1, "d4": 2, "d9": 1, "d3": 0}
+
+
+# --- hand-written references (trec_eval conventions) -------------------------------------------
+
+
+def reference_ndcg(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    """Linear gain; the ideal ranking orders every relevant document, retrieved or not."""
+    gains = [relevance.get(doc_id, 0) for doc_id in ranked[:k]]
+    ideal = sorted((grade for grade in relevance.values() if grade > 0), reverse=True)[:k]
+
+    def dcg(values: Sequence[int]) -> float:
+        return sum(gain / math.log2(rank + 2) for rank, gain in enumerate(values))
+
+    return dcg(gains) / dcg(ideal) if dcg(ideal) else 0.0
+
+
+def reference_mrr(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    return next(
+        (1.0 / rank for rank, doc_id in enumerate(ranked[:k], 1) if relevance.get(doc_id, 0) > 0), 0.0
+    )
+
+
+def reference_recall(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    relevant = {doc_id for doc_id, grade in relevance.items() if grade > 0}
+    return len(relevant.intersection(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def reference_average_precision(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    """Divided by every relevant document: unretrieved ones count as misses."""
+    n_relevant = sum(1 for grade in relevance.values() if grade > 0)
+    hits, precision_sum = 0, 0.0
+    for rank, doc_id in enumerate(ranked[:k], 1):
+        if relevance.get(doc_id, 0) > 0:
+            hits += 1
+            precision_sum += hits / rank
+    return precision_sum / n_relevant if n_relevant else 0.0
+
+
+def reference_metrics(ranked: Sequence[str], relevance: Mapping[str, int]) -> dict[str, float]:
+    return {
+        "ndcg@10": reference_ndcg(ranked, relevance, 10),
+        "mrr@10": reference_mrr(ranked, relevance, 10),
+        "recall@1": reference_recall(ranked, relevance, 1),
+        "recall@5": reference_recall(ranked, relevance, 5),
+        "recall@10": reference_recall(ranked, relevance, 10),
+        "map@100": reference_average_precision(ranked, relevance, 100),
+    }
+
+
+def reference_bm25(documents: Sequence[str], query: str, k1: float = K1, b: float = B) -> np.ndarray:
+    """Classic Okapi BM25 with Lucene's non-negative idf, term by term; (k1 + 1) in the numerator."""
+    tokenized = [tokenize(document) for document in documents]
+    average_length = np.mean([len(tokens) for tokens in tokenized])
+    scores = np.zeros(len(documents))
+    for term in set(tokenize(query)):
+        n = sum(term in tokens for tokens in tokenized)
+        idf = math.log(1 + (len(documents) - n + 0.5) / (n + 0.5))
+        for index, tokens in enumerate(tokenized):
+            tf = Counter(tokens)[term]
+            norm = k1 * (1 - b + b * len(tokens) / average_length)
+            scores[index] += idf * tf * (k1 + 1) / (tf + norm) if tf else 0.0
+    return scores
+
+
+def metrics_of(ranked: Sequence[str], relevance: Mapping[str, int]) -> dict[str, float]:
+    """The library's metrics of one query."""
+    return ranking_metrics({"q": ranked}, {"q": relevance})["q"]
 
 
 @pytest.fixture(scope="module")
@@ -39,43 +116,84 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(TrainingConfig().resolved_base_model(), local_files_only=True)
 
 
+# --- metrics -------------------------------------------------------------------------------------
+
+
 def test_ndcg_uses_linear_gain_and_the_ideal_over_all_relevant_docs():
     dcg = 1 / math.log2(3) + 2 / math.log2(5)
     ideal = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
-    assert ndcg_at_k(RANKED, RELEVANCE, 10) == pytest.approx(dcg / ideal)
-    assert ndcg_at_k(RANKED, RELEVANCE, 10) == pytest.approx(0.47663, abs=1e-5)
-    assert ndcg_at_k(["d4", "d2", "d9"], RELEVANCE, 10) == pytest.approx(1.0)
+    for ndcg in (reference_ndcg(RANKED, RELEVANCE, 10), metrics_of(RANKED, RELEVANCE)["ndcg@10"]):
+        assert ndcg == pytest.approx(dcg / ideal)
+        assert ndcg == pytest.approx(0.47663, abs=1e-5)
+    assert metrics_of(["d4", "d2", "d9"], RELEVANCE)["ndcg@10"] == pytest.approx(1.0)
 
 
 def test_mrr_is_the_reciprocal_rank_of_the_first_relevant_doc_within_k():
-    assert mrr_at_k(RANKED, RELEVANCE, 10) == 0.5
-    assert mrr_at_k(RANKED, RELEVANCE, 1) == 0.0
+    assert reference_mrr(RANKED, RELEVANCE, 10) == metrics_of(RANKED, RELEVANCE)["mrr@10"] == 0.5
+    # the first relevant document at rank 11 is outside MRR@10
+    deep = [f"n{i}" for i in range(10)] + ["d2"]
+    assert reference_mrr(deep, RELEVANCE, 10) == metrics_of(deep, RELEVANCE)["mrr@10"] == 0.0
 
 
 def test_recall_counts_relevant_docs_found_within_k():
-    assert recall_at_k(RANKED, RELEVANCE, 1) == 0.0
-    assert recall_at_k(RANKED, RELEVANCE, 2) == pytest.approx(1 / 3)
-    assert recall_at_k(RANKED, RELEVANCE, 5) == pytest.approx(2 / 3)
+    library = metrics_of(RANKED, RELEVANCE)
+    assert reference_recall(RANKED, RELEVANCE, 1) == library["recall@1"] == 0.0
+    assert reference_recall(RANKED, RELEVANCE, 2) == pytest.approx(1 / 3)
+    assert reference_recall(RANKED, RELEVANCE, 5) == pytest.approx(2 / 3)
+    assert library["recall@5"] == library["recall@10"] == pytest.approx(2 / 3)
 
 
 def test_average_precision_divides_by_all_relevant_docs():
     # hits at ranks 2 and 4: (1/2 + 2/4) / 3 relevant
-    assert average_precision_at_k(RANKED, RELEVANCE, 100) == pytest.approx(1 / 3)
-    assert average_precision_at_k(["d2"], {"d2": 1}, 100) == 1.0
+    assert reference_average_precision(RANKED, RELEVANCE, 100) == pytest.approx(1 / 3)
+    assert metrics_of(RANKED, RELEVANCE)["map@100"] == pytest.approx(1 / 3)
+    assert metrics_of(["d2"], {"d2": 1})["map@100"] == 1.0
 
 
 def test_a_query_without_relevant_docs_scores_zero_everywhere():
-    assert set(query_metrics(RANKED, {"d1": 0}).values()) == {0.0}
-    assert tuple(query_metrics(RANKED, RELEVANCE)) == METRICS
+    assert set(metrics_of(RANKED, {"d1": 0}).values()) == {0.0}
+    assert set(metrics_of(RANKED, {}).values()) == {0.0}
+    assert set(metrics_of([], RELEVANCE).values()) == {0.0}
+    assert tuple(metrics_of(RANKED, RELEVANCE)) == METRICS
+
+
+def test_the_ranking_order_is_kept_whatever_the_doc_ids():
+    """trec_eval orders a run by score, ties by doc id descending; the project hands it strictly
+    decreasing scores, so a ranking is judged in the project's order (here, the reverse of the ids')."""
+    ranked = ["a", "b", "c"]
+    assert metrics_of(ranked, {"a": 1})["mrr@10"] == 1.0
+    assert metrics_of(ranked, {"c": 1})["mrr@10"] == pytest.approx(1 / 3)
+
+
+def test_library_metrics_equal_the_references_on_random_rankings():
+    generator = random.Random(7)
+    rankings, judgements = {}, {}
+    for query in range(300):
+        docs = [f"d{i}" for i in range(150)]
+        generator.shuffle(docs)
+        rankings[f"q{query}"] = docs[: generator.choice([0, 1, 3, 10, 40, 100])]
+        # graded judgements, some on documents no ranking retrieves
+        judgements[f"q{query}"] = {
+            f"d{generator.randrange(200)}": generator.choice([0, 1, 1, 2, 3])
+            for _ in range(generator.randrange(6))
+        }
+
+    library = ranking_metrics(rankings, judgements)
+
+    for query, ranked in rankings.items():
+        assert library[query] == pytest.approx(reference_metrics(ranked, judgements[query]), abs=1e-12), query
+
+
+# --- BM25 ----------------------------------------------------------------------------------------
 
 
 def test_bm25_score_matches_the_formula_by_hand():
-    index = BM25(["a b", "a c c"])
-    # N=2, n(c)=1: idf = ln(1 + 1.5/1.5); doc 2: tf=2, |d|=3, avgdl=2.5
-    expected = math.log(2) * 2 * 2.5 / (2 + 1.5 * (0.25 + 0.75 * 3 / 2.5))
-    assert index.scores("C")[1] == pytest.approx(expected)
-    assert index.scores("C")[0] == 0.0
-    assert index.scores("unknown words").tolist() == [0.0, 0.0]
+    index = BM25Index(["a b", "a c c"])
+    # N=2, n(c)=1: idf = ln(1 + 1.5/1.5); doc 2: tf=2, |d|=3, avgdl=2.5. Lucene's form: no (k1 + 1).
+    expected = math.log(2) * 2 / (2 + 1.5 * (0.25 + 0.75 * 3 / 2.5))
+    assert index.scores(["C"])[0, 1] == pytest.approx(expected)
+    assert index.scores(["C"])[0, 0] == 0.0
+    assert index.scores(["unknown words", ""]).tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
 def test_bm25_ranks_the_matching_and_shorter_document_first():
@@ -84,9 +202,39 @@ def test_bm25_ranks_the_matching_and_shorter_document_first():
         "Revenue grew 12% on strong cloud demand.",
         "Dividend policy was discussed at length among many other topics of the annual meeting agenda.",
     ]
-    scores = BM25(documents).scores("quarterly dividend per share")
+    [scores] = BM25Index(documents).scores(["quarterly dividend per share"])
     assert scores.argmax() == 0
     assert scores[2] > scores[1] == 0.0
+
+
+def test_bm25_keeps_the_project_tokens_and_counts_a_query_term_once():
+    """Lowercased \\w+ runs: a figure's digits and one-letter words are terms (bm25s' own tokenizer
+    would drop them), and repeating a query term does not weigh it more."""
+    documents = ["Revenue grew 2% in Q4.", "Margins grew in the quarter.", "Q 4 guidance"]
+    index = BM25Index(documents)
+    assert tokenize("Revenue grew 2% in Q4.") == ["revenue", "grew", "2", "in", "q4"]
+    assert index.scores(["2"])[0].argmax() == 0
+    np.testing.assert_allclose(index.scores(["grew grew grew"]), index.scores(["grew"]))
+
+
+def test_bm25_over_texts_without_words_scores_nothing():
+    assert BM25Index(["", "  ", "?!"]).scores(["revenue"]).tolist() == [[0.0, 0.0, 0.0]]
+    assert BM25Index([]).scores(["revenue"]).shape == (1, 0)
+
+
+def test_bm25_equals_the_okapi_reference_on_real_text():
+    """bm25s against the hand-written scorer the project used before, on every text unit of the demo
+    corpus: equal up to the constant (k1 + 1) Lucene leaves out, so every ranking is the same."""
+    corpus = read_corpora([PROJECT_ROOT / "demo_corpus"])
+    texts = [unit.text for documents in corpus.documents.values() for doc in documents for unit in doc.units]
+    queries = ["interest rate risk on floating rate debt", "gross margin decline", "dividend per share 2023"]
+
+    library = BM25Index(texts).scores(queries)
+
+    for row, query in enumerate(queries):
+        reference = reference_bm25(texts, query)
+        np.testing.assert_allclose(library[row] * (K1 + 1), reference, rtol=1e-9, atol=1e-12)
+        assert reference.max() > 0
 
 
 def test_chunks_are_consecutive_slices_within_the_token_budget(tokenizer):
@@ -176,8 +324,9 @@ def _eval_frames():
 
 
 @pytest.mark.slow
-def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model):
+def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model, caplog):
     queries, corpus, qrels = _eval_frames()
+    caplog.set_level(logging.INFO, logger="vectorfin.progress")
     result = evaluate_models(
         {"base": base_model, "bm25": None},
         queries,
@@ -194,3 +343,12 @@ def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model)
     assert n_queries == {"calls": 1, "filings": 2}  # the unjudged query is left out
     # Both scorers find every relevant document first on this easy set.
     assert result["value"].tolist() == pytest.approx([1.0] * len(result))
+    # Encoding logs its progress per eval set and dense model: texts done, a rate (then an ETA, or done).
+    progress = [record.getMessage() for record in caplog.records if record.name == "vectorfin.progress"]
+    assert [line.split(":")[0] for line in progress] == [
+        "evaluation calls / base",
+        "evaluation filings / base",
+    ]
+    assert all(re.search(r": (\d+)/\1 texts \(100%\), [0-9.]+ texts/s, done$", line) for line in progress), (
+        progress
+    )

@@ -11,6 +11,7 @@ import pytest
 from vectorfin.config import Settings
 from vectorfin.dbt_settings import mapping_setting
 from vectorfin.duck import sql_string
+from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.ml.runs import (
     Publication,
@@ -45,6 +46,25 @@ def test_sampling_is_deterministic_and_capped() -> None:
     assert set(first["pair_id"]) == set(again["pair_id"])
     assert sample_pairs(pairs, None) is pairs
     assert len(sample_pairs(pairs, 500)) == 50
+
+
+def test_a_cap_keeps_the_labelled_strategies_first() -> None:
+    pairs = pd.DataFrame(
+        {"pair_id": [f"p{i}" for i in range(50)], "strategy": ["qa_turns"] * 45 + ["labelled_questions"] * 5}
+    )
+
+    sampled = sample_pairs(pairs, 10, ["labelled_questions"])
+
+    assert len(sampled) == 10
+    assert (sampled["strategy"] == "labelled_questions").sum() == 5
+    assert set(sample_pairs(pairs, 3, ["labelled_questions"])["strategy"]) == {"labelled_questions"}
+    uniform = sample_pairs(pairs, 10)
+    assert (uniform["strategy"] == "labelled_questions").sum() < 5  # the fixed hash order: 1 of them
+
+
+def test_kept_strategies_must_be_registered() -> None:
+    with pytest.raises(ValueError, match="names no registered pair strategy: labeled_questions"):
+        TrainingConfig(max_pairs_keeps_strategies=["labeled_questions"])
 
 
 def test_current_run_is_the_latest_built() -> None:

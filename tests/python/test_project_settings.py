@@ -58,6 +58,12 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
         ({"main_eval_set": "heldout"}, "main_eval_set: must be one of 'heldout_pairs'"),
         ({"training_device": "gpu"}, "training_device: must be one of '', 'cuda', 'mps', 'cpu'"),
         ({"eval_max_queries": 0}, "eval_max_queries: must be at least 1, got 0"),
+        (
+            {"embedding_backend": "onnx-int8"},
+            "embedding_backend: must be one of 'torch', 'onnx', 'onnx_int8'",
+        ),
+        ({"embedding_commit_every": 0}, "embedding_commit_every: must be at least 1, got 0"),
+        ({"embedding_commit_every": "4096"}, "embedding_commit_every: must be a whole number, got '4096'"),
         ({"max_ndcg_regression_vs_base": -0.1}, "max_ndcg_regression_vs_base: must be in [0, 1]"),
         ({"quality_gate": {"min_row": 5}}, "quality_gate: unknown quality_gate setting(s) min_row"),
         ({"quality_gate": {"max_strategy_share": 1.5}}, "quality_gate: max_strategy_share must be in [0, 1]"),

@@ -115,9 +115,11 @@ near_duplicates as (
 
     select
         bands.chunk_id,
-        arg_max(
+        -- the most similar leader; of equally similar ones the first ranked (a tie left to row order
+        -- would differ between an incremental and a full build)
+        arg_min(
             band_leaders.leader_chunk_id,
-            {{ minhash_agreement('member.signature', 'leader.signature') }}
+            (-{{ minhash_agreement('member.signature', 'leader.signature') }}, leader.curation_rank)
         ) as first_chunk_id
     from bands
     inner join band_leaders

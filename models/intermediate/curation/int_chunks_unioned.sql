@@ -1,6 +1,13 @@
 -- Transcript and filing chunks in one shape, one row per raw chunk (nothing is dropped here).
 -- Filings name companies, not tickers: the seed company_tickers maps the normalised company name to
 -- a ticker; a filing company the seed does not know keeps no ticker and is quarantined downstream.
+-- Incremental (macros/incremental/chunk_increments.sql): new and changed chunk versions only; after a
+-- change to the seed company_tickers, rebuild with --full-refresh.
+{{ config(
+    post_hook="{{ delete_chunks_not_in([ref('stg_raw__transcript_chunks'), ref('stg_raw__filing_chunks')]) }}",
+    **chunk_increment_config()
+) }}
+
 with transcripts as (
 
     select
@@ -26,7 +33,8 @@ with transcripts as (
         cast(null as varchar) as form_type,
         cast(null as varchar) as item,
         cast(null as integer) as page
-    from {{ ref('stg_raw__transcript_chunks') }}
+    from {{ ref('stg_raw__transcript_chunks') }} as staged
+    where {{ unseen_chunk_versions('staged') }}
 
 ),
 
@@ -55,7 +63,8 @@ filings as (
         form_type,
         item,
         page
-    from {{ ref('stg_raw__filing_chunks') }}
+    from {{ ref('stg_raw__filing_chunks') }} as staged
+    where {{ unseen_chunk_versions('staged') }}
 
 ),
 

@@ -60,9 +60,13 @@ near_eval as (
 
     select
         candidates.train_chunk_id,
-        arg_max(
+        -- the most similar eval chunk; of equally similar ones the least chunk_id (not row order)
+        arg_min(
             candidates.eval_chunk_id,
-            {{ minhash_agreement('train_signature.signature', 'eval_signature.signature') }}
+            (
+                -{{ minhash_agreement('train_signature.signature', 'eval_signature.signature') }},
+                candidates.eval_chunk_id
+            )
         ) as near_eval_chunk_id
     from cross_split_candidates as candidates
     inner join signatures as train_signature on candidates.train_chunk_id = train_signature.chunk_id

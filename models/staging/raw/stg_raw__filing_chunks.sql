@@ -1,6 +1,15 @@
+-- Incremental (macros/incremental/chunk_increments.sql): only the raw chunk versions not cleaned yet are read
+-- and cleaned; chunks the raw table no longer holds (a replaced document's) are deleted after.
+{{ config(
+    post_hook="{{ delete_chunks_not_in([source('raw', 'filing_chunks')]) }}",
+    **chunk_increment_config()
+) }}
+
 with source as (
 
-    select * from {{ source('raw', 'filing_chunks') }}
+    select *
+    from {{ source('raw', 'filing_chunks') }} as raw_chunks
+    where {{ unseen_chunk_versions('raw_chunks') }}
 
 ),
 

@@ -52,6 +52,7 @@ class TrainingConfig:
     warmup_ratio: float = _DEFAULTS["warmup_ratio"]
     max_seq_length: int = _DEFAULTS["max_seq_length"]
     max_pairs: int | None = _DEFAULTS["max_pairs"]
+    max_pairs_keeps_strategies: tuple[str, ...] = tuple(_DEFAULTS["max_pairs_keeps_strategies"])
     seed: int = _DEFAULTS["seed"]
     early_stopping_patience: int | None = _DEFAULTS["early_stopping_patience"]
     eval_fraction: float = _DEFAULTS["eval_fraction"]
@@ -131,6 +132,9 @@ def _problems(config: TrainingConfig) -> list[str]:
     problems = []
     if config.method not in METHODS:
         problems.append(f"method must be one of {', '.join(METHODS)}, got {config.method!r}")
+    unknown = sorted(set(config.max_pairs_keeps_strategies) - set(project_var("pair_strategies")))
+    if unknown:
+        problems.append(f"max_pairs_keeps_strategies names no registered pair strategy: {', '.join(unknown)}")
     if not MIN_LEARNING_RATE <= config.learning_rate <= MAX_LEARNING_RATE:
         problems.append(
             f"learning_rate={config.learning_rate} is outside [{MIN_LEARNING_RATE}, {MAX_LEARNING_RATE}]: "

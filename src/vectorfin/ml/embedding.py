@@ -1,9 +1,10 @@
 """Chunk embeddings: encode with a model, store in `embeddings.chunk_embeddings`, incrementally.
 
-Every chunk is encoded before anything is written, and the write is one Iceberg commit, so a
-failure while encoding leaves the table exactly as it was. Rows are keyed by
-`embedding_key = model_run_id:chunk_id`, which `append_new_rows` uses to skip rows already
-stored: re-running embeds and writes nothing new.
+The chunks a run lacks are encoded and appended in batches of `commit_every` chunks, each batch one
+Iceberg commit: a failure or a kill while encoding loses at most the batch in progress (the table holds
+whole batches only), and the next run resumes where it stopped. Rows are keyed by
+`embedding_key = model_run_id:chunk_id`, which the rerun reads back (`embedded_keys`) and
+`append_new_rows` checks again at each commit: nothing is embedded or stored twice.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyiceberg.expressions import EqualTo
@@ -25,6 +25,9 @@ from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
 from vectorfin.iceberg import append_new_rows, ensure_table, get_catalog
+from vectorfin.ml.encoders import backend_of, encode_by_length
+from vectorfin.ml.progress import ProgressLog
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,10 @@ CHUNK_EMBEDDINGS_PARTITION_SPEC = PartitionSpec(
 )
 
 
+# Chunks encoded between two Iceberg commits (at most this much work is lost to a kill).
+DEFAULT_COMMIT_EVERY: int = project_var("embedding_commit_every")
+
+
 def embedding_key(model_run_id: str, chunk_id: str) -> str:
     return f"{model_run_id}:{chunk_id}"
 
@@ -56,16 +63,15 @@ def embed_chunks(
     chunks_df: pd.DataFrame,
     model_run_id: str,
     batch_size: int = 64,
-    show_progress: bool = False,
+    progress: ProgressLog | None = None,
 ) -> pd.DataFrame:
     """One row per chunk: chunk_id, model_run_id and its unit-norm float32 embedding."""
-    vectors = model.encode(
+    vectors = encode_by_length(
+        model,
         chunks_df["chunk_text"].fillna("").tolist(),
-        batch_size=batch_size,
-        show_progress_bar=show_progress,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-    ).astype(np.float32, copy=False)
+        batch_size,
+        on_batch=progress.advance if progress is not None else None,
+    )
     return pd.DataFrame(
         {
             "chunk_id": chunks_df["chunk_id"].astype(str).tolist(),
@@ -124,15 +130,29 @@ def embed_missing_chunks(
     model_run_id: str,
     settings: Settings | None = None,
     batch_size: int = 64,
-    show_progress: bool = False,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
 ) -> int:
-    """Embed only the chunks this run has not embedded yet and store them; return how many."""
+    """Embed only the chunks this run has not embedded yet and store them, `commit_every` chunks per
+    Iceberg commit; return how many were stored. Logs the rate and the time left as it goes."""
+    if commit_every < 1:
+        raise ValueError(f"commit_every must be at least 1, got {commit_every}")
     missing = chunks_to_embed(chunks_df, embedded_keys(model_run_id, settings), model_run_id)
-    logger.info("%d of %d chunks need embeddings from run %s", len(missing), len(chunks_df), model_run_id)
-    if missing.empty:
-        return 0
-    rows = embed_chunks(model, missing, model_run_id, batch_size=batch_size, show_progress=show_progress)
-    return write_embeddings_to_iceberg(rows, settings)
+    logger.info(
+        "%d of %d chunks need embeddings from run %s (encoder %s, %d chunks per commit)",
+        len(missing),
+        len(chunks_df),
+        model_run_id,
+        backend_of(model),
+        commit_every,
+    )
+    progress = ProgressLog("embedding", len(missing), "chunks")
+    written = 0
+    for start in range(0, len(missing), commit_every):
+        rows = embed_chunks(
+            model, missing.iloc[start : start + commit_every], model_run_id, batch_size, progress
+        )
+        written += write_embeddings_to_iceberg(rows, settings)
+    return written
 
 
 def _as_arrow(rows: pd.DataFrame) -> pa.Table:

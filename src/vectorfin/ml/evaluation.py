@@ -4,25 +4,28 @@ Documents longer than the model's window are split into chunks of whole words, a
 `max_seq_length` word pieces each (special tokens included); a document scores as its best
 chunk. BM25 indexes exactly the same chunks, so every scorer sees the same text.
 
-Metric conventions follow trec_eval: graded relevance as linear gain in NDCG, and average
-precision divided by the number of relevant documents (unretrieved ones count as misses).
+Metrics are trec_eval's own, through pytrec_eval: graded relevance as linear gain in NDCG, average
+precision divided by the number of relevant documents (unretrieved ones count as misses), MRR@10 as
+trec_eval's reciprocal rank of the top 10. The ranking handed to trec_eval is the project's: scores
+strictly decrease with rank, so trec_eval's own tie-breaking (by document id) never reorders it.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pytrec_eval
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from vectorfin.bm25 import BM25Index
 from vectorfin.fusion import RRF_K, rrf_score
 from vectorfin.ml.config import TrainingConfig
+from vectorfin.ml.progress import ProgressLog
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "map@100")
 RANK_DEPTH = 100  # the deepest cut-off any metric looks at
@@ -30,54 +33,53 @@ DEFAULT_MAX_SEQ_LENGTH = 256
 RESULT_COLUMNS = ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
 BM25_LABEL = "bm25"
 
-# A scorer maps (query texts, chunk texts) to a (queries x chunks) similarity matrix.
-ChunkScorer = Callable[[list[str], list[str]], np.ndarray]
+# A scorer maps (query texts, chunk texts, a label for its progress lines) to a (queries x chunks)
+# similarity matrix.
+ChunkScorer = Callable[[list[str], list[str], str], np.ndarray]
+ENCODE_SLICE_BATCHES = 8  # batches encoded per call between progress counts (length-sorted within a call)
 
 
-# --- metrics for one query: `ranked` doc ids best first, `relevance` doc id -> grade ---------
+# --- metrics: trec_eval through pytrec_eval -----------------------------------------------
+
+# trec_eval measure -> this project's metric name; MRR@10 is computed on the top 10 alone.
+_TREC_MEASURES = {
+    "ndcg_cut_10": "ndcg@10",
+    "recall_1": "recall@1",
+    "recall_5": "recall@5",
+    "recall_10": "recall@10",
+    "map_cut_100": "map@100",
+}
+_TREC_MEASURE_PARAMETERS = {"ndcg_cut.10", "recall.1,5,10", "map_cut.100"}
+MRR_DEPTH = 10
 
 
-def ndcg_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
-    gains = [relevance.get(doc_id, 0) for doc_id in ranked[:k]]
-    ideal = sorted((grade for grade in relevance.values() if grade > 0), reverse=True)[:k]
-    ideal_dcg = _dcg(ideal)
-    return _dcg(gains) / ideal_dcg if ideal_dcg else 0.0
+def ranking_metrics(
+    rankings: Mapping[str, Sequence[str]], judgements: Mapping[str, Mapping[str, int]]
+) -> dict[str, dict[str, float]]:
+    """Per query, METRICS of its ranking (doc ids, best first) against its judgements (doc id -> grade).
 
-
-def _dcg(gains: Sequence[int]) -> float:
-    return sum(gain / math.log2(rank + 2) for rank, gain in enumerate(gains))
-
-
-def mrr_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
-    return next(
-        (1.0 / rank for rank, doc_id in enumerate(ranked[:k], 1) if relevance.get(doc_id, 0) > 0), 0.0
-    )
-
-
-def recall_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
-    relevant = {doc_id for doc_id, grade in relevance.items() if grade > 0}
-    return len(relevant.intersection(ranked[:k])) / len(relevant) if relevant else 0.0
-
-
-def average_precision_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
-    n_relevant = sum(1 for grade in relevance.values() if grade > 0)
-    hits, precision_sum = 0, 0.0
-    for rank, doc_id in enumerate(ranked[:k], 1):
-        if relevance.get(doc_id, 0) > 0:
-            hits += 1
-            precision_sum += hits / rank
-    return precision_sum / n_relevant if n_relevant else 0.0
-
-
-def query_metrics(ranked: Sequence[str], relevance: Mapping[str, int]) -> dict[str, float]:
-    return {
-        "ndcg@10": ndcg_at_k(ranked, relevance, 10),
-        "mrr@10": mrr_at_k(ranked, relevance, 10),
-        "recall@1": recall_at_k(ranked, relevance, 1),
-        "recall@5": recall_at_k(ranked, relevance, 5),
-        "recall@10": recall_at_k(ranked, relevance, 10),
-        "map@100": average_precision_at_k(ranked, relevance, 100),
+    Every query of `rankings` gets every metric: one without a relevant document, or with an empty
+    ranking, scores 0 (trec_eval leaves a query out of its results when it has no judgement at all).
+    """
+    qrels = {
+        query: {doc_id: int(grade) for doc_id, grade in judgements.get(query, {}).items()}
+        for query in rankings
     }
+    run = {query: _trec_run(ranking) for query, ranking in rankings.items()}
+    top = {query: _trec_run(ranking[:MRR_DEPTH]) for query, ranking in rankings.items()}
+    measured = pytrec_eval.RelevanceEvaluator(qrels, _TREC_MEASURE_PARAMETERS).evaluate(run)
+    reciprocal_ranks = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top)
+    metrics = {}
+    for query in rankings:
+        values = {name: measured.get(query, {}).get(measure, 0.0) for measure, name in _TREC_MEASURES.items()}
+        values["mrr@10"] = reciprocal_ranks.get(query, {}).get("recip_rank", 0.0)
+        metrics[query] = {metric: float(values[metric]) for metric in METRICS}
+    return metrics
+
+
+def _trec_run(ranking: Sequence[str]) -> dict[str, float]:
+    """A ranking as trec_eval scores: strictly decreasing, so trec_eval keeps this exact order."""
+    return {doc_id: float(len(ranking) - rank) for rank, doc_id in enumerate(ranking)}
 
 
 # --- chunking ----------------------------------------------------------------------------
@@ -133,57 +135,43 @@ def chunk_corpus(
 
 
 def dense_scorer(model: SentenceTransformer, batch_size: int = 64) -> ChunkScorer:
-    """Cosine similarity of normalized embeddings."""
+    """Cosine similarity of normalized embeddings; logs its progress (texts encoded, rate, ETA)."""
 
-    def score(queries: list[str], chunks: list[str]) -> np.ndarray:
-        encode = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_numpy": True}
-        return model.encode(queries, **encode) @ model.encode(chunks, **encode).T
+    def score(queries: list[str], chunks: list[str], label: str) -> np.ndarray:
+        progress = ProgressLog(label, len(queries) + len(chunks), "texts")
+        return encode(model, queries, batch_size, progress) @ encode(model, chunks, batch_size, progress).T
 
     return score
 
 
-def bm25_tokenize(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def encode(
+    model: SentenceTransformer, texts: list[str], batch_size: int, progress: ProgressLog
+) -> np.ndarray:
+    """Unit-length embeddings of `texts`, counted into `progress` a few batches at a time."""
+    step = batch_size * ENCODE_SLICE_BATCHES
+    parts = []
+    for start in range(0, len(texts), step):
+        part = texts[start : start + step]
+        parts.append(
+            model.encode(
+                part,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,  # progress goes to the log, with a rate and an ETA
+            )
+        )
+        progress.advance(len(part))
+    if not parts:
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    return np.concatenate(parts)
 
 
-class BM25:
-    """Okapi BM25 with the non-negative (Lucene) idf: log(1 + (N - n + 0.5) / (n + 0.5))."""
+def bm25_scorer() -> ChunkScorer:
+    """BM25 over the chunks (vectorfin.bm25, shared with search); fast enough to need no progress."""
 
-    def __init__(self, documents: Sequence[str], k1: float = 1.5, b: float = 0.75) -> None:
-        tokenized = [bm25_tokenize(document) for document in documents]
-        self.n_documents = len(tokenized)
-        self.lengths = np.array([len(tokens) for tokens in tokenized], dtype=np.float64)
-        average_length = self.lengths.mean() if self.n_documents and self.lengths.mean() else 1.0
-        # Per-document part of the tf normalisation, computed once.
-        self.length_norm = k1 * (1 - b + b * self.lengths / average_length)
-        self.k1 = k1
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        term_postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for index, tokens in enumerate(tokenized):
-            for term, count in Counter(tokens).items():
-                term_postings[term].append((index, count))
-        for term, postings in term_postings.items():
-            indices, counts = zip(*postings, strict=True)
-            self.postings[term] = (np.array(indices), np.array(counts, dtype=np.float64))
-
-    def idf(self, term: str) -> float:
-        n = len(self.postings[term][0]) if term in self.postings else 0
-        return math.log(1 + (self.n_documents - n + 0.5) / (n + 0.5))
-
-    def scores(self, query: str) -> np.ndarray:
-        result = np.zeros(self.n_documents)
-        for term in set(bm25_tokenize(query)):
-            if term not in self.postings:
-                continue
-            indices, counts = self.postings[term]
-            result[indices] += self.idf(term) * counts * (self.k1 + 1) / (counts + self.length_norm[indices])
-        return result
-
-
-def bm25_scorer(k1: float = 1.5, b: float = 0.75) -> ChunkScorer:
-    def score(queries: list[str], chunks: list[str]) -> np.ndarray:
-        index = BM25(chunks, k1=k1, b=b)
-        return np.vstack([index.scores(query) for query in queries])
+    def score(queries: list[str], chunks: list[str], label: str) -> np.ndarray:
+        return BM25Index(chunks).scores(queries)
 
     return score
 
@@ -224,12 +212,9 @@ def set_metrics(
     doc_scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], judgements: Mapping[str, dict]
 ) -> dict[str, float]:
     """Mean metrics over a set's queries, from their (queries x documents) scores."""
-    rankings = rank_documents(doc_scores, doc_ids)
-    per_query = [
-        query_metrics(ranking, judgements[query_id])
-        for ranking, query_id in zip(rankings, query_ids, strict=True)
-    ]
-    return {metric: float(np.mean([m[metric] for m in per_query])) for metric in METRICS}
+    rankings = dict(zip(query_ids, rank_documents(doc_scores, doc_ids), strict=True))
+    per_query = ranking_metrics(rankings, judgements)
+    return {metric: float(np.mean([m[metric] for m in per_query.values()])) for metric in METRICS}
 
 
 def evaluate_models(
@@ -273,7 +258,10 @@ def evaluate_models(
         )
         set_judgements = {query_id: judgements[(eval_set, query_id)] for query_id in judged["query_id"]}
         scores = {
-            label: document_scores(scorer(judged["query_text"].tolist(), chunks.texts), chunks)
+            label: document_scores(
+                scorer(judged["query_text"].tolist(), chunks.texts, f"evaluation {eval_set} / {label}"),
+                chunks,
+            )
             for label, scorer in scorers.items()
         }
         results = {label: scores[label] for label in models}
@@ -315,12 +303,14 @@ def _run_id(label: str, run_ids: Mapping[str, str] | None) -> str:
     return "+".join((run_ids or {}).get(part, part) for part in parts)
 
 
-def sts_spearman(model: SentenceTransformer, pairs: pd.DataFrame, batch_size: int = 64) -> float:
+def sts_spearman(
+    model: SentenceTransformer, pairs: pd.DataFrame, batch_size: int = 64, label: str = "evaluation stsb"
+) -> float:
     """Spearman correlation of the cosine similarity of (sentence_1, sentence_2) with the gold score:
     the STS Benchmark's metric, here the guard against forgetting general language."""
-    encode = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_numpy": True}
-    first = model.encode(pairs["sentence_1"].tolist(), **encode)
-    second = model.encode(pairs["sentence_2"].tolist(), **encode)
+    progress = ProgressLog(label, 2 * len(pairs), "texts")
+    first = encode(model, pairs["sentence_1"].tolist(), batch_size, progress)
+    second = encode(model, pairs["sentence_2"].tolist(), batch_size, progress)
     cosine = pd.Series((first * second).sum(axis=1))
     return float(cosine.corr(pd.Series(pairs["score"].to_numpy(dtype=float)), method="spearman"))
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +20,25 @@ from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
 from vectorfin.duck import sql_string
+from vectorfin.files import write_atomically
+from vectorfin.ml.backends import ONNX_FOLDER
 from vectorfin.ml.config import TrainingConfig
-from vectorfin.ml.embedding import CHUNK_EMBEDDINGS, EMBEDDINGS_NAMESPACE, embed_missing_chunks
+from vectorfin.ml.embedding import (
+    CHUNK_EMBEDDINGS,
+    DEFAULT_COMMIT_EVERY,
+    EMBEDDINGS_NAMESPACE,
+    embed_missing_chunks,
+)
+from vectorfin.ml.encoders import use_backend
 from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
+from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
 STS_EVAL_SET = "stsb"
+DEFAULT_EMBEDDING_BACKEND: str = project_var("embedding_backend")
 STS_COLUMNS = ("sentence_1", "sentence_2", "score")
 
 TRAINING_RUN_COLUMNS = [
@@ -58,11 +68,18 @@ def _stable_order(values: pd.Series) -> pd.Series:
     return values.astype(str).map(lambda value: hashlib.sha256(value.encode()).hexdigest())
 
 
-def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None) -> pd.DataFrame:
-    """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run."""
+def sample_pairs(
+    pairs: pd.DataFrame, max_pairs: int | None, kept_strategies: Sequence[str] = ()
+) -> pd.DataFrame:
+    """At most `max_pairs` pairs, chosen by a hash of pair_id: the same sample on every run. Pairs of
+    `kept_strategies` come first (labelled pairs are scarce: a cap samples the rest away first)."""
     if not max_pairs or len(pairs) <= max_pairs:
         return pairs
-    return pairs.loc[_stable_order(pairs["pair_id"]).sort_values(kind="stable").index[:max_pairs]]
+    kept = pairs["strategy"].isin(kept_strategies) if "strategy" in pairs else False
+    order = pd.DataFrame(
+        {"sampled_later": ~pd.Series(kept, index=pairs.index), "hash": _stable_order(pairs["pair_id"])}
+    )
+    return pairs.loc[order.sort_values(["sampled_later", "hash"], kind="stable").index[:max_pairs]]
 
 
 def early_stopping_pairs(
@@ -129,7 +146,7 @@ def train(
     build read (`raw_snapshots_read`: source_table, snapshot_id) so the run can be reproduced."""
     if pairs.empty:
         raise ValueError("training_pairs is empty: there is nothing to train on")
-    pairs = sample_pairs(pairs, config.max_pairs)
+    pairs = sample_pairs(pairs, config.max_pairs, config.max_pairs_keeps_strategies)
     use_eval = eval_pairs if config.early_stopping_patience and eval_pairs is not None else None
     result = train_or_reuse(pairs, config, artifacts_dir, eval_pairs_df=use_eval, device=device)
     return training_run_row(result, raw_snapshots)
@@ -168,13 +185,6 @@ def training_run_row(result: TrainingResult, raw_snapshots: pd.DataFrame | None 
         "built_at": datetime.now(UTC).isoformat(),
     }
     return pd.DataFrame([row], columns=TRAINING_RUN_COLUMNS)
-
-
-def current_run(training_runs: pd.DataFrame) -> pd.Series:
-    """The run the latest build trained or reused."""
-    if training_runs.empty:
-        raise ValueError("training_runs is empty: build the training_runs model first")
-    return training_runs.sort_values("built_at").iloc[-1]
 
 
 def evaluate(
@@ -227,7 +237,9 @@ def evaluate(
                 "model_run_id": run_ids[label],
                 "eval_set": STS_EVAL_SET,
                 "metric": "spearman",
-                "value": sts_spearman(models[label], sts_pairs, batch_size),
+                "value": sts_spearman(
+                    models[label], sts_pairs, batch_size, label=f"evaluation {STS_EVAL_SET} / {label}"
+                ),
                 "n_queries": len(sts_pairs),
             }
             for label in ("base", "tuned")
@@ -255,19 +267,8 @@ def read_cached_evaluation(path: Path) -> pd.DataFrame | None:
 
 
 def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part:
-    a temporary file in the same folder, flushed to disk, then renamed over `path` (os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            frame.to_parquet(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write `frame` to `path` so that readers see the old file or the whole new one, never a part."""
+    write_atomically(path, frame.to_parquet)
 
 
 def _frames_hash(*frames: pd.DataFrame) -> str:
@@ -280,15 +281,23 @@ def _frames_hash(*frames: pd.DataFrame) -> str:
 
 
 def embed(
-    run: pd.Series, chunks: pd.DataFrame, settings: Settings, batch_size: int = 64, show_progress: bool = True
+    run: pd.Series,
+    chunks: pd.DataFrame,
+    settings: Settings,
+    backend: str = DEFAULT_EMBEDDING_BACKEND,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    batch_size: int = 64,
 ) -> int:
-    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`.
+    """Embed the chunks this run has not embedded yet into `embeddings.chunk_embeddings`, with the
+    run's model on `backend` (an ONNX export is cached in the run's artifact folder), `commit_every`
+    chunks per Iceberg commit.
 
     Returns the embedding dimension, which the DuckDB table's fixed-size array type needs.
     """
-    model = load_trained_model(run["artifact_path"])
+    artifact = Path(run["artifact_path"])
+    model = use_backend(load_trained_model(artifact), backend, artifact / ONNX_FOLDER)
     written = embed_missing_chunks(
-        model, chunks, run["run_id"], settings, batch_size=batch_size, show_progress=show_progress
+        model, chunks, run["run_id"], settings, batch_size=batch_size, commit_every=commit_every
     )
     logger.info("Embedded %d new chunks with run %s", written, run["run_id"])
     return model.get_embedding_dimension()

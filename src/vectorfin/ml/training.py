@@ -39,6 +39,7 @@ from vectorfin.ml.config import TrainingConfig, content_hash
 from vectorfin.ml.device import DeviceChoice, choose_device
 from vectorfin.ml.memory import check_training_fits
 from vectorfin.ml.progress import TrainingProgressLog
+from vectorfin.report import REPORT_DIR, REPORT_PAGE
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +162,12 @@ def train_model(
         config=config.to_dict(),
         resumed_from_step=resumed.step,
     )
-    _save_artifacts(model, config, output_dir, result)
-    shutil.rmtree(checkpoints, ignore_errors=True)  # the finished artifact supersedes them
-    logger.info("Run %s: %d steps in %.1fs, saved to %s", run_id, result.steps, duration_s, output_dir)
+    # Data-parallel (torchrun / accelerate, vectorfin.scale.train_ddp): every process trains, one saves.
+    if trainer.is_world_process_zero():
+        _save_artifacts(model, config, output_dir, result)
+        shutil.rmtree(checkpoints, ignore_errors=True)  # the finished artifact supersedes them
+        logger.info("Run %s: %d steps in %.1fs, saved to %s", run_id, result.steps, duration_s, output_dir)
+    trainer.accelerator.wait_for_everyone()  # so the artifact is complete in every process on return
     return result
 
 
@@ -458,9 +462,12 @@ negatives where given).
 | data + config hash (sha256) | `{result.content_hash}` |
 | trained at (UTC) | {result.trained_at} |
 
-## Metrics
+## Metrics and run report
 
 Retrieval metrics (NDCG@10, MRR@10, Recall@k, MAP@100 against the base model and BM25) are
-computed after training and stored with `model_run_id = {result.run_id}`; they are not part
-of this folder.
+computed after training and stored with `model_run_id = {result.run_id}`. The run report,
+[`{REPORT_DIR}/{REPORT_PAGE}`]({REPORT_DIR}/{REPORT_PAGE}), written after evaluation by the dbt model
+`run_report` (rewritten by each build that reports this model), charts them with what went into the
+run: pairs per strategy, quarantine reasons, the data-quality gate, the loss curve, NDCG@10 of base,
+tuned, BM25 and the hybrids per evaluation set, and the publication checks (retrieval, STS-B).
 """
