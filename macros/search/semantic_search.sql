@@ -1,3 +1,8 @@
+{% macro search_modes() %}
+    {{ return(['dense', 'keyword', 'hybrid']) }}
+{% endmacro %}
+
+
 {% macro published_run() %}
     {#- The run searches serve: the one whose vectors chunk_embeddings holds. chunk_embeddings publishes
         a run only when its regression check passed, so this is not always the latest training run.
@@ -6,12 +11,12 @@
     {%- set embeddings_model = ref('chunk_embeddings') -%}
     {%- set training_runs = ref('training_runs') -%}
     {%- if not execute -%}
-        {{ return({'run_id': '', 'artifact_path': ''}) }}
+        {{ return({'run_id': '', 'artifact_path': '', 'chunks': 0}) }}
     {%- endif -%}
     {%- if flags.WHICH == 'generate' -%}
         {#- `dbt docs generate` compiles analyses too: the docs show a search's SQL, which needs no
             published run (a build without the ML models has none) -#}
-        {{ return({'run_id': '<the published run>', 'artifact_path': '<its artifact folder>'}) }}
+        {{ return({'run_id': '<the published run>', 'artifact_path': '<its artifact folder>', 'chunks': 0}) }}
     {%- endif -%}
     {%- set embeddings = load_relation(embeddings_model) -%}
     {%- if embeddings is none -%}
@@ -40,33 +45,258 @@
             ~ ", so its model cannot embed the query."
         ) }}
     {%- endif -%}
-    {{ return({'run_id': runs.rows[0][0], 'artifact_path': runs.rows[0][1]}) }}
+    {{ return({'run_id': runs.rows[0][0], 'artifact_path': runs.rows[0][1], 'chunks': runs.rows[0][2]}) }}
 {% endmacro %}
 
 
-{% macro semantic_search(query_text, k=10) %}
-    {#- The top-k curated chunks for a query, by cosine similarity with the published run's embeddings.
-        The query text and every value read back are quoted by sql_string; k must be a positive integer. -#}
+{% macro search_filters(ticker=none, period=none, as_of=none) %}
+    {#- The SQL predicates (on search_chunks' columns) for a search's filters, every value quoted by
+        sql_string: `ticker` and `period` a value or a list of values (matched in upper case, as curation
+        stores them), `as_of` a date or timestamp DuckDB reads: only text public by then
+        (knowledge_ts <= as_of), so a search as of a date never sees text published after it. -#}
+    {%- set filters = [] -%}
+    {%- for column, argument, value in [('ticker', 'ticker', ticker), ('fiscal_period', 'period', period)] -%}
+        {%- if value is not none -%}
+            {%- set values = [value] if value is string else value -%}
+            {%- if value is mapping or values is not iterable or values | length == 0
+                or values | reject('string') | list | length > 0
+                or values | map('trim') | reject | list | length > 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "semantic_search: " ~ argument ~ " must be a non-empty text or a list of them, got "
+                    ~ (value | string)
+                ) }}
+            {%- endif -%}
+            {%- set quoted = [] -%}
+            {%- for item in values -%}
+                {%- do quoted.append(sql_string(item | trim | upper)) -%}
+            {%- endfor -%}
+            {%- do filters.append(column ~ ' in (' ~ (quoted | join(', ')) ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if as_of is not none -%}
+        {%- set as_of_ts = sql_string(as_of | string) ~ '::timestamp' -%}
+        {%- if execute -%}
+            {%- set parsed = run_query("select try_cast(" ~ sql_string(as_of | string) ~ " as timestamp)") -%}
+            {%- if parsed.rows[0][0] is none -%}
+                {{ exceptions.raise_compiler_error(
+                    "semantic_search: as_of must be a date or timestamp, e.g. 2023-06-30, got " ~ (as_of | string)
+                ) }}
+            {%- endif -%}
+        {%- endif -%}
+        {%- do filters.append('knowledge_ts <= ' ~ as_of_ts) -%}
+    {%- endif -%}
+    {{ return(filters) }}
+{% endmacro %}
+
+
+{% macro search_target(filters) %}
+    {#- What a search reads, checked before it runs: search_chunks must hold the published run (all of its
+        chunks) with both indexes, else a clear error saying how to rebuild. Also counts the chunks and
+        those the filters keep, for the dense plan. -#}
+    {%- set run = published_run() -%}
+    {#- the ref outside `if execute`, so a model or analysis calling this depends on search_chunks -#}
+    {%- set relation = ref('search_chunks') -%}
+    {%- set target = search_indexes(relation) -%}
+    {%- do target.update({'relation': relation, 'run': run, 'vector_type': 'float[384]', 'chunks': 0, 'kept': 0}) -%}
+    {%- if not execute or flags.WHICH == 'generate' -%}
+        {{ return(target) }}
+    {%- endif -%}
+    {%- set rebuild = " Rebuild it: `dbt run --select search_chunks`." -%}
+    {%- if load_relation(relation) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "The search index " ~ relation ~ " does not exist (it is built after chunk_embeddings)." ~ rebuild
+        ) }}
+    {%- endif -%}
+    {%- set state = run_query(
+        "select model_run_id, count(*), any_value(typeof(embedding)), count(*) filter (where "
+        ~ (filters | join(' and ') if filters else 'true') ~ "),"
+        ~ " (select count(*) from duckdb_indexes() where schema_name = " ~ sql_string(relation.schema)
+        ~ " and table_name = " ~ sql_string(relation.identifier)
+        ~ " and index_name = " ~ sql_string(target.hnsw_index) ~ "),"
+        ~ " (select count(*) from duckdb_schemas() where schema_name = " ~ sql_string(target.fts_schema) ~ ")"
+        ~ " from " ~ relation ~ " group by model_run_id"
+    ) -%}
+    {%- if state.rows | length != 1 or state.rows[0][0] != run.run_id or state.rows[0][1] != run.chunks -%}
+        {%- set holds = [] -%}
+        {%- for row in state.rows -%}
+            {%- do holds.append(row[0] ~ ' (' ~ row[1] ~ ' chunks)') -%}
+        {%- endfor -%}
+        {{ exceptions.raise_compiler_error(
+            "The search index " ~ relation ~ " is out of date: it holds " ~ (holds | join(', ') or 'no chunks')
+            ~ ", the published run is " ~ run.run_id ~ " (" ~ run.chunks ~ " chunks)." ~ rebuild
+        ) }}
+    {%- endif -%}
+    {%- set row = state.rows[0] -%}
+    {%- if row[4] == 0 or row[5] == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            relation ~ " lacks its " ~ ('HNSW index ' ~ target.hnsw_index if row[4] == 0 else 'full-text index '
+            ~ target.fts_schema) ~ " (its post-hooks build both)." ~ rebuild
+        ) }}
+    {%- endif -%}
+    {%- if not (row[2].startswith('FLOAT[') and row[2].endswith(']') and row[2][6:-1].isdigit()) -%}
+        {{ exceptions.raise_compiler_error(
+            relation ~ ".embedding is " ~ row[2] ~ "; the HNSW index needs a fixed-size FLOAT array."
+        ) }}
+    {%- endif -%}
+    {%- do target.update({'vector_type': row[2], 'chunks': row[1], 'kept': row[3]}) -%}
+    {{ return(target) }}
+{% endmacro %}
+
+
+{% macro semantic_search(query_text, k=10, mode='dense', ticker=none, period=none, as_of=none) %}
+    {#- The top-k chunks of the published run for a query, served from search_chunks and its indexes:
+          dense    cosine similarity of the query's embedding (the published run's model), by the HNSW index
+          keyword  BM25 over the full-text index (match_bm25)
+          hybrid   weighted reciprocal rank fusion of the two rankings, each cut at var search_fusion_depth:
+                   vectorfin_rrf_score, the rule the evaluation scores hybrids with (vectorfin.fusion;
+                   weight var hybrid_dense_weight, constant RRF_K); a chunk one side did not return gets
+                   nothing from that side
+        Filters: ticker, period, as_of (search_filters). HNSW finds the nearest chunks first and a filter
+        then drops some, so a filtered dense search over-fetches: 4 times the chunks it needs, scaled by
+        the share the filters keep. When the filters keep at most var search_exact_max_chunks chunks it
+        is exact instead (every kept chunk scored): a selective filter (one company) needs that, and it
+        costs little. A filter that drops the chunks nearest the query more often than others (as of an
+        early date, a query about later events) can still leave an over-fetched search with fewer than k
+        hits; raising search_exact_max_chunks above the kept chunks makes it exact.
+        Every value that reaches SQL is quoted by sql_string or validated; `score` is the cosine
+        similarity (dense), the BM25 score (keyword) or the fused score (hybrid). -#}
     {%- if query_text is none or (query_text | string).strip() == '' -%}
         {{ exceptions.raise_compiler_error("semantic_search: the query text is empty") }}
     {%- endif -%}
-    {%- set limit = sql_positive_integer(k, 'semantic_search: k') -%}
-    {%- set run = published_run() -%}
-    with query as (
+    {%- set limit = sql_positive_integer(k, 'semantic_search: k') | int -%}
+    {%- if mode not in search_modes() -%}
+        {{ exceptions.raise_compiler_error(
+            "semantic_search: mode must be one of " ~ (search_modes() | join(', ')) ~ ", got " ~ (mode | string)
+        ) }}
+    {%- endif -%}
+    {%- set dense_weight = var('hybrid_dense_weight') -%}
+    {%- if dense_weight is not number or dense_weight is boolean or dense_weight < 0 or dense_weight > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var hybrid_dense_weight must be a number in [0, 1], got " ~ (dense_weight | string)
+        ) }}
+    {%- endif -%}
+    {%- set fusion_depth = sql_positive_integer(var('search_fusion_depth'), 'var search_fusion_depth') | int -%}
+    {%- set exact_max = sql_positive_integer(var('search_exact_max_chunks'), 'var search_exact_max_chunks') | int -%}
+    {%- set filters = search_filters(ticker, period, as_of) -%}
+    {%- set target = search_target(filters) -%}
+    {%- set relation = target.relation -%}
+    {%- set query = sql_string(query_text) -%}
+    {%- set depth = [limit, fusion_depth] | max if mode == 'hybrid' else limit -%}
+    {%- set exact = filters and target.kept <= exact_max -%}
+    {%- set fetch = depth if not filters else
+        [target.chunks, (4 * depth * target.chunks / [target.kept, 1] | max) | round(0, 'ceil') | int] | min -%}
+    with
+    {%- if mode != 'keyword' %}
+    dense_nearest as (
 
-        select vectorfin_embed({{ sql_string(query_text) }}, {{ sql_string(run.artifact_path) }}) as query_embedding
+        {%- if exact %}
+        {#- every chunk the filters keep; a similarity ordered by two keys, which the HNSW rewrite leaves alone -#}
+        select
+            chunk_id,
+            1 - array_cosine_similarity(
+                embedding, vectorfin_embed({{ query }}, {{ sql_string(target.run.artifact_path) }})::{{ target.vector_type }}
+            ) as distance
+        from {{ relation }}
+        where {{ filters | join(' and ') }}
+        order by distance, chunk_id
+        limit {{ depth }}
+        {%- else %}
+        {#- ORDER BY array_cosine_distance(embedding, <constant>) LIMIT n: the HNSW index scan -#}
+        select
+            chunk_id,
+            ticker,
+            fiscal_period,
+            knowledge_ts,
+            array_cosine_distance(
+                embedding, vectorfin_embed({{ query }}, {{ sql_string(target.run.artifact_path) }})::{{ target.vector_type }}
+            ) as distance
+        from {{ relation }}
+        order by distance
+        limit {{ fetch }}
+        {%- endif %}
 
     ),
 
-    scored as (
+    dense_ranked as (
 
         select
-            embeddings.chunk_id,
-            embeddings.model_run_id,
-            list_cosine_similarity(embeddings.embedding::float[], query.query_embedding) as score
-        from {{ ref('chunk_embeddings') }} as embeddings
-        cross join query
-        where embeddings.model_run_id = {{ sql_string(run.run_id) }}
+            chunk_id,
+            1 - distance as cosine_similarity,
+            row_number() over (order by distance, chunk_id) as dense_rank
+        from dense_nearest
+        {%- if filters and not exact %}
+        where {{ filters | join(' and ') }}
+        {%- endif %}
+        qualify dense_rank <= {{ depth }}
+
+    ),
+    {%- endif %}
+    {%- if mode != 'dense' %}
+
+    keyword_scored as (
+
+        select
+            chunk_id,
+            {{ target.fts_schema }}.match_bm25(chunk_id, {{ query }}) as bm25
+        from {{ relation }}
+        {%- if filters %}
+        where {{ filters | join(' and ') }}
+        {%- endif %}
+
+    ),
+
+    keyword_best as (
+
+        select
+            chunk_id,
+            bm25
+        from keyword_scored
+        where bm25 is not null
+        order by bm25 desc, chunk_id
+        limit {{ depth }}
+
+    ),
+
+    keyword_ranked as (
+
+        select
+            chunk_id,
+            bm25,
+            row_number() over (order by bm25 desc, chunk_id) as keyword_rank
+        from keyword_best
+
+    ),
+    {%- endif %}
+
+    scored as (
+
+        {%- if mode == 'dense' %}
+        select
+            chunk_id,
+            cosine_similarity as score,
+            dense_rank,
+            null::bigint as keyword_rank
+        from dense_ranked
+        {%- elif mode == 'keyword' %}
+        select
+            chunk_id,
+            bm25 as score,
+            null::bigint as dense_rank,
+            keyword_rank
+        from keyword_ranked
+        {%- else %}
+        select
+            coalesce(dense_ranked.chunk_id, keyword_ranked.chunk_id) as chunk_id,
+            vectorfin_rrf_score(
+                coalesce(dense_ranked.dense_rank::double, 'infinity'),
+                coalesce(keyword_ranked.keyword_rank::double, 'infinity'),
+                {{ dense_weight | float }}
+            ) as score,
+            dense_ranked.dense_rank,
+            keyword_ranked.keyword_rank
+        from dense_ranked
+        full outer join keyword_ranked on dense_ranked.chunk_id = keyword_ranked.chunk_id
+        {%- endif %}
 
     )
 
@@ -75,18 +305,25 @@
         chunks.chunk_id,
         chunks.ticker,
         chunks.fiscal_period,
+        chunks.knowledge_ts,
         chunks.chunk_text,
-        scored.model_run_id
+        chunks.model_run_id,
+        scored.dense_rank,
+        scored.keyword_rank
     from scored
-    inner join {{ ref('int_chunks_curated') }} as chunks on scored.chunk_id = chunks.chunk_id
+    inner join {{ relation }} as chunks on scored.chunk_id = chunks.chunk_id
     {# top-k by qualify, not a trailing limit, so `dbt show` (which appends its own limit) can run it #}
     qualify row_number() over (order by scored.score desc, chunks.chunk_id) <= {{ limit }}
     order by scored.score desc, chunks.chunk_id
 {% endmacro %}
 
 
-{% macro print_semantic_search(query, k=5) %}
-    {#- `dbt run-operation print_semantic_search --args '{query: "...", k: 5}'` prints the hits. -#}
-    {%- set hits = run_query(semantic_search(query, k)) -%}
-    {%- do hits.print_table(max_column_width=100) -%}
+{% macro print_semantic_search(query, k=5, mode='dense', ticker=none, period=none, as_of=none) %}
+    {#- `dbt run-operation print_semantic_search --args '{query: "...", k: 5, mode: hybrid, as_of: 2023-06-30}'`
+        prints the hits; the arguments are semantic_search's. -#}
+    {%- set hits = run_query(semantic_search(query, k, mode, ticker, period, as_of)) -%}
+    {%- if hits.rows | length == 0 -%}
+        {{ log("No chunk matches the filters (ticker, period, as_of) of this search.", info=true) }}
+    {%- endif -%}
+    {%- do hits.print_table(max_rows=none, max_columns=none, max_column_width=100) -%}
 {% endmacro %}

@@ -1,10 +1,10 @@
 """Command line: `python -m vectorfin <command>`.
 
 Commands:
-  setup-duckdb   install DuckDB's iceberg extension from its PyPI package (offline)
+  setup-duckdb   install DuckDB's iceberg, fts and vss extensions from their PyPI packages (offline)
   init           create the raw Iceberg tables in the configured catalog
   load PATH...   chunk and append corpora (../shared/data layout, or the demo corpus)
-  query SQL      run SQL in a DuckDB session with the iceberg extension loaded, a view
+  query SQL      run SQL in a DuckDB session with the extensions loaded, a view
                  <namespace>.<table> for every table of the catalog (raw.transcript_chunks, ...)
                  at its current snapshot, and vectorfin_embed(text, model_path) registered
   embed-ray      embed the curated chunks on a Ray Data job of N workers into embeddings.chunk_embeddings
@@ -21,7 +21,7 @@ from vectorfin import duck
 from vectorfin.catalog_reads import create_catalog_views
 from vectorfin.config import Settings
 from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
-from vectorfin.search import register_embed_function
+from vectorfin.search import register_search_functions
 
 
 def _load(args: argparse.Namespace) -> int:
@@ -42,7 +42,7 @@ def _load(args: argparse.Namespace) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     with duck.connect() as connection:
-        register_embed_function(connection)
+        register_search_functions(connection)
         create_catalog_views(connection)
         print(connection.sql(args.sql))
     return 0
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vectorfin", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("setup-duckdb", help="install DuckDB's iceberg extension offline").set_defaults(
+    commands.add_parser("setup-duckdb", help="install DuckDB's extensions offline").set_defaults(
         handler=_setup_duckdb
     )
     commands.add_parser("init", help="create the raw Iceberg tables").set_defaults(handler=_init)

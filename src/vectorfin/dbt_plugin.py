@@ -1,5 +1,6 @@
-"""dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg extension, installed offline, and the
-functions the project's SQL calls: `vectorfin_embed` (the `semantic_search` macro),
+"""dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg, fts and vss extensions, installed offline
+(with persistent HNSW indexes allowed: see `vectorfin.search.allow_persistent_vector_indexes`), and the
+functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_score` (the `semantic_search` macro),
 `vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
 and the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
 `vectorfin_validate_settings(json, json)`). The package's log lines (training progress, say) go to
@@ -20,7 +21,7 @@ from vectorfin.catalog_reads import register_read_function
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.project_settings import setting_names, validate_settings_json
-from vectorfin.search import register_embed_function
+from vectorfin.search import allow_persistent_vector_indexes, register_search_functions
 
 SETTING_NAMES_FUNCTION = "vectorfin_setting_names"
 VALIDATE_SETTINGS_FUNCTION = "vectorfin_validate_settings"
@@ -35,7 +36,8 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
-        register_embed_function(conn)
+        allow_persistent_vector_indexes(conn)
+        register_search_functions(conn)
         register_read_function(conn)
         conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
         conn.create_function(

@@ -1,10 +1,12 @@
-"""DuckDB sessions that can read the warehouse: the iceberg extension installed offline.
+"""DuckDB sessions that can read the warehouse and search it: extensions installed offline.
 
-DuckDB would normally download extensions; here they come from the PyPI packages
-`duckdb-extension-iceberg` and `duckdb-extension-avro`, installed with `INSTALL '<file>'`
-into DuckDB's extension directory, after which `LOAD iceberg` works without a network.
-`duckdb-extension-httpfs` is installed the same way but loaded only by the `remote` dbt target
-(object-store warehouses), whose `INSTALL httpfs` then finds it installed and downloads nothing.
+DuckDB would normally download extensions; here they come from their PyPI packages, pinned to
+DuckDB's version in requirements.txt: `duckdb-extension-iceberg` and `duckdb-extension-avro` (read
+the Iceberg tables), `duckdb-extension-fts` (BM25 full-text index) and `duckdb-extension-vss` (HNSW
+vector index), installed with `INSTALL '<file>'` into DuckDB's extension directory, after which
+`LOAD iceberg` (fts, vss) works without a network. `duckdb-extension-httpfs` is installed the same
+way but loaded only by the `remote` dbt target (object-store warehouses), whose `INSTALL httpfs`
+then finds it installed and downloads nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from pathlib import Path
 
 import duckdb
 
-EXTENSION_PACKAGES = ("duckdb_extension_avro", "duckdb_extension_iceberg", "duckdb_extension_httpfs")
+# Install order matters: avro before iceberg, which needs it.
+EXTENSION_PACKAGES = (
+    "duckdb_extension_avro",
+    "duckdb_extension_iceberg",
+    "duckdb_extension_fts",
+    "duckdb_extension_vss",
+    "duckdb_extension_httpfs",
+)
+# Loaded into every session: avro is loaded by iceberg itself; httpfs only by the remote target.
+LOADED_EXTENSIONS = ("iceberg", "fts", "vss")
 
 
 def sql_string(value: object) -> str:
@@ -25,7 +36,7 @@ def sql_string(value: object) -> str:
 
 
 def extension_files() -> list[Path]:
-    """The `.duckdb_extension` files for this DuckDB version, avro first (iceberg needs it)."""
+    """The `.duckdb_extension` files for this DuckDB version, in EXTENSION_PACKAGES' order."""
     version = f"v{duckdb.__version__}"
     files = []
     for package in EXTENSION_PACKAGES:
@@ -51,11 +62,13 @@ def install_extensions(connection: duckdb.DuckDBPyConnection | None = None) -> l
 
 def load_extensions(connection: duckdb.DuckDBPyConnection) -> None:
     install_extensions(connection)
-    connection.execute("LOAD iceberg")
+    for extension in LOADED_EXTENSIONS:
+        connection.execute(f"LOAD {extension}")
 
 
 def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection where `iceberg_scan('<warehouse>/raw/<table>')` works."""
+    """A DuckDB connection where `iceberg_scan('<warehouse>/raw/<table>')` works and the search
+    indexes (fts, vss) are usable."""
     connection = duckdb.connect(database, read_only=read_only)
     load_extensions(connection)
     return connection

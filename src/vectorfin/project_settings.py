@@ -246,6 +246,8 @@ SETTINGS: dict[str, Check] = {
     "regression_min_queries": integer(1),
     "eval_max_queries": integer(1, optional=True),
     "eval_max_corpus": integer(1, optional=True),
+    "search_fusion_depth": integer(1),
+    "search_exact_max_chunks": integer(1),
     "embedding_backend": one_of(*EMBEDDING_BACKENDS),
     "embedding_commit_every": integer(1),
 }

@@ -133,7 +133,14 @@ def dbt_plan(command: str) -> Plan | None:
 
 
 # Models that exist only after training; the SQL build the commands run on has none of them.
-TRAINED_MODELS = ("training_runs", "retrieval_metrics", "regression_check", "chunk_embeddings", "run_report")
+TRAINED_MODELS = (
+    "training_runs",
+    "retrieval_metrics",
+    "regression_check",
+    "chunk_embeddings",
+    "run_report",
+    "search_chunks",
+)
 
 
 def needs_training(words: list[str]) -> bool:

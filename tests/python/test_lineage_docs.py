@@ -16,7 +16,7 @@ CONTRACT_MARTS = ("training_pairs", "rejected_chunks", "eval_queries", "eval_cor
 EXPOSURES = {
     "iceberg_chunk_embeddings": {"chunk_embeddings"},
     "fine_tuned_embedding_model": {"training_runs"},
-    "semantic_search": {"chunk_embeddings", "training_runs"},
+    "semantic_search": {"search_chunks", "chunk_embeddings", "training_runs"},
 }
 
 

@@ -23,6 +23,7 @@ from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from vectorfin.bm25 import BM25Index
+from vectorfin.fusion import RRF_K, rrf_score
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.progress import ProgressLog
 
@@ -31,7 +32,6 @@ RANK_DEPTH = 100  # the deepest cut-off any metric looks at
 DEFAULT_MAX_SEQ_LENGTH = 256
 RESULT_COLUMNS = ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
 BM25_LABEL = "bm25"
-RRF_K = 60  # the reciprocal rank fusion constant of Cormack et al. (2009)
 
 # A scorer maps (query texts, chunk texts, a label for its progress lines) to a (queries x chunks)
 # similarity matrix.
@@ -196,13 +196,9 @@ def rank_documents(
 def reciprocal_rank_fusion(
     dense_scores: np.ndarray, keyword_scores: np.ndarray, dense_weight: float, k: int = RRF_K
 ) -> np.ndarray:
-    """Weighted reciprocal rank fusion of two (queries x documents) score matrices.
-
-    A document scores w / (k + its dense rank) + (1 - w) / (k + its keyword rank), ranks from 1.
-    Ranks, not raw scores, are fused: cosine similarities and BM25 scores live on unrelated scales.
-    The weight matters: where keyword search is weak, an equal-weight fusion falls below dense alone.
-    """
-    return dense_weight / (k + _ranks(dense_scores)) + (1 - dense_weight) / (k + _ranks(keyword_scores))
+    """Weighted reciprocal rank fusion of two (queries x documents) score matrices, by the rule
+    `vectorfin.fusion.rrf_score` (the one hybrid search in SQL serves)."""
+    return rrf_score(_ranks(dense_scores), _ranks(keyword_scores), dense_weight, k)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

@@ -1,0 +1,42 @@
+-- The chunks semantic search serves: every chunk the published run embedded (chunk_embeddings), with the
+-- text and the columns searches filter on (ticker, fiscal period, knowledge_ts), and two indexes built by
+-- its post-hooks in the same transaction as the table (macros/search/search_indexes.sql): HNSW over
+-- `embedding` (dense search) and BM25 over `chunk_text` (keyword search). Rebuilt whole on every build, so
+-- the indexes always match the published run; nothing updates it in place.
+{{ config(
+    materialized='table',
+    post_hook=["{{ create_hnsw_index(this) }}", "{{ create_fts_index(this) }}"],
+) }}
+
+with embeddings as (
+
+    select
+        chunk_id,
+        model_run_id,
+        embedding
+    from {{ ref('chunk_embeddings') }}
+
+),
+
+chunks as (
+
+    select
+        chunk_id,
+        ticker,
+        fiscal_period,
+        knowledge_ts,
+        chunk_text
+    from {{ ref('int_chunks_curated') }}
+
+)
+
+select
+    chunks.chunk_id,
+    chunks.ticker,
+    chunks.fiscal_period,
+    chunks.knowledge_ts,
+    chunks.chunk_text,
+    embeddings.model_run_id,
+    embeddings.embedding
+from embeddings
+inner join chunks on embeddings.chunk_id = chunks.chunk_id
