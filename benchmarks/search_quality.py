@@ -85,6 +85,7 @@ def embed_chunks(
     if cache.is_file():
         return np.load(cache), None
     from sentence_transformers import SentenceTransformer
+
     from vectorfin.ml.encoders import encode_by_length, use_backend
 
     model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
