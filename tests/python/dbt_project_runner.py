@@ -140,6 +140,18 @@ class DbtWorkspace:
         env.update(extra_env or {})
         return cls(root, project_environment(env))
 
+    @classmethod
+    def demo(cls, root: Path) -> DbtWorkspace:
+        """A workspace with the demo corpus loaded and no external evaluation files, as on a fresh
+        clone: the evaluation sets are the demo's own, whatever lies in ../shared/data."""
+        no_evals = root / "no_external_evals"
+        no_evals.mkdir(parents=True, exist_ok=True)
+        workspace = cls.create(
+            root, extra_env={"VECTORFIN_EVALS_DIR": str(no_evals), "VECTORFIN_GENERAL_DIR": str(no_evals)}
+        )
+        workspace.load_corpus(DEMO_CORPUS)
+        return workspace
+
     @property
     def duckdb_path(self) -> Path:
         return Path(self.env["VECTORFIN_DUCKDB_PATH"])

@@ -77,13 +77,7 @@ def printed_hits(output: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def full_build(tmp_path_factory: pytest.TempPathFactory) -> FullBuild:
-    root = tmp_path_factory.mktemp("full_build")
-    no_evals = root / "no_external_evals"
-    no_evals.mkdir()
-    workspace = DbtWorkspace.create(
-        root, extra_env={"VECTORFIN_EVALS_DIR": str(no_evals), "VECTORFIN_GENERAL_DIR": str(no_evals)}
-    )
-    workspace.load_corpus(PROJECT_ROOT / "demo_corpus")
+    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("full_build"))
     first = run_dbt(["build"], workspace.env, vars={"training": TRAINING, **JUDGE_SMALL_SETS})
     assert first.ok, first.summary()
     return FullBuild(workspace, first)

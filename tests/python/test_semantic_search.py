@@ -22,7 +22,6 @@ import pytest
 from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
 
 from vectorfin import duck
-from vectorfin.config import PROJECT_ROOT
 from vectorfin.fusion import rrf_score
 from vectorfin.search import query_embedding, register_search_functions
 
@@ -106,13 +105,7 @@ def search_call(query: str, **arguments: Any) -> str:
 
 @pytest.fixture(scope="module")
 def search_build(tmp_path_factory: pytest.TempPathFactory) -> SearchBuild:
-    root = tmp_path_factory.mktemp("search_build")
-    no_evals = root / "no_external_evals"
-    no_evals.mkdir()
-    workspace = DbtWorkspace.create(
-        root, extra_env={"VECTORFIN_EVALS_DIR": str(no_evals), "VECTORFIN_GENERAL_DIR": str(no_evals)}
-    )
-    workspace.load_corpus(PROJECT_ROOT / "demo_corpus")
+    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("search_build"))
     built = run_dbt(["build"], workspace.env, vars={"training": TRAINING})
     assert built.ok, built.summary()
     assert built.status("search_chunks") == "success"
