@@ -230,8 +230,9 @@ def test_documented_command(command: str, documented_demo: DocumentedShell) -> N
 def benchmark_help(shell: DocumentedShell, command: str) -> subprocess.CompletedProcess[str]:
     """The benchmark's --help after the documented arguments (argparse checks each value's type as it
     reads it, then prints the help), and every documented option among the options the help lists."""
-    completed = shell.run(f"{command} --help")
-    options = {word.split("=")[0] for word in shlex.split(command) if word.startswith("--")}
+    words = shlex.split(command, comments=True)  # a trailing `# comment` would swallow --help
+    completed = shell.run(shlex.join([*words, "--help"]))
+    options = {word.split("=")[0] for word in words if word.startswith("--")}
     unknown = sorted(option for option in options if option not in completed.stdout)
     if unknown:
         completed.returncode = 1
