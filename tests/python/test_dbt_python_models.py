@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
 from PIL import Image
+from test_report import SECTIONS as REPORT_SECTIONS
 
 from vectorfin.config import PROJECT_ROOT
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
@@ -114,14 +115,7 @@ def test_the_run_report_is_written_beside_the_artifact_and_linked_from_the_card(
     page = Path(artifact) / REPORT_DIR / REPORT_PAGE
 
     assert full_build.first.status("run_report") == "success"
-    assert {row[0] for row in rows} == {
-        "pairs_per_strategy",
-        "quarantine_reasons",
-        "quality_gate",
-        "loss_curve",
-        "ndcg_at_10",
-        "regression_checks",
-    }
+    assert {row[0] for row in rows} == set(REPORT_SECTIONS)
     for section, chart, docs_chart, report_path, reported_run, _ in rows:
         assert (reported_run, Path(report_path)) == (run_id, page)
         assert Path(chart) == Path(artifact) / REPORT_DIR / f"{section}.png"

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from safetensors.numpy import load_file
+from tiny_pairs import revenue_pairs
 
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.memory import (
@@ -32,15 +32,7 @@ from vectorfin.ml.training import (
     train_model,
 )
 
-PAIRS = pd.DataFrame(
-    {
-        "pair_id": [f"p{i}" for i in range(12)],
-        "strategy": "qa",
-        "anchor_text": [f"What was revenue in quarter {i}?" for i in range(12)],
-        "positive_text": [f"Revenue in quarter {i} was {10 * i + 7} million dollars." for i in range(12)],
-        "negative_text": [f"The finance chief joined the company in {1990 + i}." for i in range(12)],
-    }
-)
+PAIRS = revenue_pairs(12)
 # 12 pairs in batches of 2: 6 steps, a checkpoint every 2.
 RESUMABLE = {"batch_size": 2, "max_seq_length": 32, "lora_r": 4, "lora_alpha": 8, "checkpoint_steps": 2}
 

@@ -14,23 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from tiny_pairs import revenue_pairs
 
 from vectorfin.config import PROJECT_ROOT, project_environment
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.runs import train
 from vectorfin.ml.training import RESULT_MARKER, load_trained_model, read_training_result
 
-PAIRS = pd.DataFrame(
-    {
-        "pair_id": [f"p{i}" for i in range(8)],
-        "strategy": "qa_turns",
-        "anchor_text": [f"What was revenue in quarter {i}?" for i in range(8)],
-        "positive_text": [f"Revenue in quarter {i} was ${i + 1}.{i} billion, up {i + 2}%." for i in range(8)],
-        "negative_text": [f"The chief financial officer joined in 20{10 + i}." for i in range(8)],
-    }
-)
+PAIRS = revenue_pairs(8)
 TRAINING = {"batch_size": 2, "max_seq_length": 32, "lora_r": 4, "lora_alpha": 8, "mini_batch_size": None}
 PROCESSES = 2
 
