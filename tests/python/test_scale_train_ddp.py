@@ -38,6 +38,7 @@ def test_two_gloo_processes_train_one_model_that_training_runs_reuses(tmp_path: 
     pairs_file = tmp_path / "pairs.parquet"
     PAIRS.to_parquet(pairs_file)
     artifacts = tmp_path / "artifacts"
+    logs = tmp_path / "logs"
     env = project_environment(
         {
             **{
@@ -56,6 +57,8 @@ def test_two_gloo_processes_train_one_model_that_training_runs_reuses(tmp_path: 
             f"--nproc_per_node={PROCESSES}",
             "--master_addr=127.0.0.1",
             f"--master_port={_free_loopback_port()}",
+            f"--log-dir={logs}",
+            "--redirects=3",
             "-m",
             "vectorfin.scale.train_ddp",
             "--pairs",
@@ -71,21 +74,34 @@ def test_two_gloo_processes_train_one_model_that_training_runs_reuses(tmp_path: 
         text=True,
         timeout=600,
     )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output[-6000:]
+    launcher_output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, launcher_output[-6000:]
+
+    # each rank's stdout and stderr in a file of its own (torchrun --redirects): two processes writing
+    # to one pipe can run their lines together
+    rank_outputs = {
+        rank: "".join(
+            path.read_text(errors="replace") for path in sorted(logs.glob(f"**/attempt_0/{rank}/*.log"))
+        )
+        for rank in range(PROCESSES)
+    }
+    output = "".join(rank_outputs.values())
 
     # both ranks ran in one gloo group, each on its half: 8 pairs / (2 per batch x 2 processes) = 2 steps
-    # (found anywhere in a line: the processes share the output, a progress bar may precede a line)
-    done = dict(re.findall(rf"train_ddp: rank (\d+) of {PROCESSES} done: ([^\n]*)", output))
-    assert sorted(done) == [str(rank) for rank in range(PROCESSES)], output[-6000:]
-    assert all(f"process group gloo of {PROCESSES}, device cpu, 2 steps" in line for line in done.values()), (
-        done
+    done = {
+        rank: re.search(rf"train_ddp: rank {rank} of {PROCESSES} done: ([^\n]*)", text)
+        for rank, text in rank_outputs.items()
+    }
+    assert all(done.values()), output[-6000:]
+    done_lines = [match.group(1) for match in done.values() if match]
+    assert all(f"process group gloo of {PROCESSES}, device cpu, 2 steps" in line for line in done_lines), (
+        done_lines
     )
 
     # one artifact, written once (by process zero), checkpoints included
     folders = [path for path in artifacts.iterdir() if not path.name.startswith(".")]
     assert len(folders) == 1
-    assert all(f"artifact {folders[0]}" in line for line in done.values())
+    assert all(f"artifact {folders[0]}" in line for line in done_lines)
     assert output.count(", saved to ") == 1
     assert output.count("Saving model checkpoint to") == 1
     result = read_training_result(folders[0])
