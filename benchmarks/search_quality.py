@@ -20,9 +20,13 @@ keeping about half the chunks, forced to over-fetch from the index (var search_e
 kept chunks); latency p50/p95 per mode over the queries, whole and SQL alone (one warm-up query
 first); the index build time; the machine's load. Then, per evaluation set (`--eval-sets`), its corpus is
 made the published run the same way, and NDCG@10 of each mode is measured through semantic_search on a
-stable sample of its queries (`--eval-queries`), judged by its qrels: one vector per document, cut at
-`--max-seq-length` (the evaluation in retrieval_metrics scores a long document by its best chunk
-instead). Results are printed and written to benchmarks/results/search_quality.json.
+stable sample of its queries (`--eval-queries`), judged by its qrels. Its documents are indexed as
+the corpus is: split into chunks of at most `--max-seq-length` word pieces (the evaluation's own
+splitter), each chunk a row of search_chunks; a search returns the top `--chunk-hits` chunks and a
+document ranks by its best chunk, as the evaluation in retrieval_metrics scores it. This is measured
+for the base model and, when the source has one, for the run `chunk_embeddings` publishes (the tuned
+model search serves), whose artifact embeds both the documents and the queries. Results are printed
+and written to benchmarks/results/search_quality.json.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,22 +67,50 @@ def percentile(values: list[float], share: float) -> float:
     return float(np.percentile(np.array(values), share * 100))
 
 
-def read_sample(source: Path, chunks: int, queries: int) -> tuple[list[tuple], list[str]]:
+def read_sample(source: Path, chunks: int) -> list[tuple]:
     with duckdb.connect(str(source), read_only=True) as connection:
-        rows = connection.execute(
+        return connection.execute(
             "select chunk_id, ticker, fiscal_period, knowledge_ts, chunk_text from int_chunks_curated "
             "order by md5(chunk_id) limit ?",
             [chunks],
         ).fetchall()
+
+
+def read_queries(source: Path, queries: int) -> list[str]:
+    with duckdb.connect(str(source), read_only=True) as connection:
         texts = connection.execute(
             "select query_text from eval_queries where eval_set = ? order by md5(query_id) limit ?",
             [QUERY_SET, queries],
         ).fetchall()
-    return rows, [text for (text,) in texts]
+    return [text for (text,) in texts]
+
+
+def published_corpus(
+    source: Path, folder: Path
+) -> tuple[DbtWorkspace, np.ndarray, np.ndarray, np.ndarray, Path]:
+    """A copy of the built `source` in a scratch workspace, searched as the build left it: every chunk of
+    its published run. Returns the workspace, the chunk ids, their knowledge_ts and vectors (as stored
+    in search_chunks), and the published run's artifact."""
+    import shutil
+
+    workspace = DbtWorkspace.create(folder)
+    Path(f"{workspace.duckdb_path}.wal").unlink(missing_ok=True)
+    shutil.copyfile(source, workspace.duckdb_path)
+    with duckdb.connect(str(workspace.duckdb_path), read_only=True) as connection:
+        [(artifact,)] = connection.execute(
+            "select artifact_path from training_runs "
+            "where run_id = (select any_value(model_run_id) from chunk_embeddings)"
+        ).fetchall()
+        chunks = connection.execute(
+            "select chunk_id, knowledge_ts, embedding from chunk_embeddings "
+            "inner join int_chunks_curated using (chunk_id) order by chunk_id"
+        ).fetchnumpy()
+    vectors = np.stack(chunks["embedding"]).astype(np.float32)
+    return workspace, chunks["chunk_id"], chunks["knowledge_ts"], vectors, Path(artifact)
 
 
 def embed_chunks(
-    texts: list[str], model_path: str, backend: str, max_seq_length: int, cache: Path
+    texts: list[str], model_path: str, backend: str, max_seq_length: int, cache: Path, onnx_folder: Path
 ) -> tuple[np.ndarray, float | None]:
     """Unit vectors of `texts` (cached in `cache`), and the seconds embedding took (None when cached)."""
     if cache.is_file():
@@ -90,7 +121,7 @@ def embed_chunks(
 
     model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
     model.max_seq_length = max_seq_length
-    use_backend(model, backend, cache.parent / "onnx")
+    use_backend(model, backend, onnx_folder)
     started = time.perf_counter()
     vectors = encode_by_length(model, texts, batch_size=64)
     seconds = time.perf_counter() - started
@@ -109,6 +140,26 @@ def base_model_artifact(model_path: str, folder: Path) -> Path:
             (folder / entry.name).symlink_to(entry)
     (folder / RESULT_MARKER).write_text(json.dumps({"note": "the untrained base model (search_quality.py)"}))
     return folder
+
+
+def publishable_artifact(source: Path) -> Path | None:
+    """The artifact of the run `chunk_embeddings` publishes from the built `source` (the tuned model that
+    search serves), or None when the source has no training run that passed its regression check."""
+    from vectorfin.ml.runs import current_run, publication
+
+    with duckdb.connect(str(source), read_only=True) as connection:
+        tables = {  # regression_check is a view
+            name
+            for (name,) in connection.execute("select table_name from information_schema.tables").fetchall()
+        }
+        if not {"training_runs", "regression_check"} <= tables:
+            return None
+        runs = connection.sql("select * from training_runs").df()
+        checks = connection.sql("select * from regression_check").df()
+    if runs.empty:
+        return None
+    run = current_run(runs)
+    return Path(run["artifact_path"]) if publication(run, checks).publish else None
 
 
 def write_published_run(path: Path, rows: list[tuple], vectors: np.ndarray, model_path: str) -> None:
@@ -204,13 +255,18 @@ def build_search(
     workspace.duckdb_path.unlink(missing_ok=True)
     Path(f"{workspace.duckdb_path}.wal").unlink(missing_ok=True)
     write_published_run(workspace.duckdb_path, rows, vectors, str(artifact))
+    return workspace, build_search_chunks(workspace)
+
+
+def build_search_chunks(workspace: DbtWorkspace) -> float:
+    """`dbt run --select search_chunks` in `workspace`: the seconds the model (table, indexes) took."""
     built = run_dbt(["run", "--select", "search_chunks"], workspace.env)
     if not built.ok:
         raise RuntimeError(built.summary())
     [seconds] = [
         result["execution_time"] for result in built.results if result["unique_id"].endswith(".search_chunks")
     ]
-    return workspace, seconds
+    return seconds
 
 
 def ndcg(ranked: list[str], relevance: dict[str, int], k: int) -> float:
@@ -222,17 +278,45 @@ def ndcg(ranked: list[str], relevance: dict[str, int], k: int) -> float:
     return float(sum(gains) / sum(ideal)) if sum(ideal) else 0.0
 
 
+def documents_as_chunks(
+    documents: list[tuple], tokenizer: Any, max_seq_length: int
+) -> tuple[list[tuple], dict]:
+    """Each document's chunks (the evaluation's splitter) as rows of the published run, and the document
+    of each chunk id."""
+    from vectorfin.ml.evaluation import chunk_corpus
+
+    chunks = chunk_corpus(
+        [row[0] for row in documents], [row[4] for row in documents], tokenizer, max_seq_length
+    )
+    rows, document_of = [], {}
+    for index, (doc_id, ticker, period, knowledge_ts, _) in enumerate(documents):
+        for part, text in enumerate(chunks.texts[chunks.starts[index] : chunks.starts[index + 1]]):
+            chunk_id = f"{doc_id}#{part}"
+            rows.append((chunk_id, ticker, period, knowledge_ts, text))
+            document_of[chunk_id] = doc_id
+    return rows, document_of
+
+
+def documents_by_best_chunk(chunk_hits: list[str], document_of: dict[str, str]) -> list[str]:
+    """Documents in the order of their best (first) chunk among a search's hits."""
+    return list(dict.fromkeys(document_of[chunk_id] for chunk_id in chunk_hits))
+
+
 def eval_set_ndcg(
     source: Path,
     eval_set: str,
     queries: int,
     k: int,
+    chunk_hits: int,
     embed: Callable[[list[str], str], tuple[np.ndarray, float | None]],
+    tokenizer: Any,
+    max_seq_length: int,
     artifact: Path,
     folder: Path,
 ) -> dict[str, Any]:
-    """NDCG@k of each mode through semantic_search, over an evaluation set's corpus (as the published
-    run) and a stable sample of its queries, judged by its qrels."""
+    """NDCG@k of each mode through semantic_search, over an evaluation set's corpus as chunks (the
+    published run) and a stable sample of its queries, judged by its qrels; documents rank by their best
+    chunk among the top `chunk_hits` chunks."""
     with duckdb.connect(str(source), read_only=True) as connection:
         documents = connection.execute(
             "select doc_id, ticker, null::varchar, null::timestamp, doc_text from eval_corpus "
@@ -252,18 +336,23 @@ def eval_set_ndcg(
     relevant: dict[str, dict[str, int]] = {}
     for query_id, doc_id, relevance in qrels:
         relevant.setdefault(query_id, {})[doc_id] = relevance
-    vectors, _ = embed([row[4] for row in documents], f"{eval_set}_documents")
-    workspace, _ = build_search(folder / "dbt", documents, vectors, artifact)
-    calls = [f'semantic_search("{QUERY_PLACEHOLDER}", k={k}, mode="{mode}")' for mode in MODES]
+    rows, document_of = documents_as_chunks(documents, tokenizer, max_seq_length)
+    vectors, _ = embed([row[4] for row in rows], f"{eval_set}_chunks")
+    workspace, _ = build_search(folder / "dbt", rows, vectors, artifact)
+    calls = [f'semantic_search("{QUERY_PLACEHOLDER}", k={chunk_hits}, mode="{mode}")' for mode in MODES]
     compiled = dict(zip(MODES, compile_searches(workspace, calls, {}), strict=True))
     with duck.connect(str(workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
         found = {
-            mode: timed_searches(connection, sql, [text for _, text in asked])[0]
+            mode: [
+                documents_by_best_chunk(hits, document_of)
+                for hits in timed_searches(connection, sql, [text for _, text in asked])[0]
+            ]
             for mode, sql in compiled.items()
         }
     return {
         "documents": len(documents),
+        "chunks": len(rows),
         "queries": len(asked),
         **{
             f"{mode}_ndcg@{k}": round(
@@ -284,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         "--source", type=Path, default=None, help="built DuckDB file (default: the project's)"
     )
     parser.add_argument("--sample", type=int, default=20000, help="curated chunks to index")
+    parser.add_argument(
+        "--full-corpus",
+        action="store_true",
+        help="recall and latency over the source's published run (every chunk chunk_embeddings holds, "
+        "search_chunks rebuilt on a copy) instead of a sample embedded by the base model",
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--embedding-backend", default="onnx_int8", help="torch, onnx or onnx_int8")
@@ -294,31 +389,53 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-sets", nargs="*", default=["tatqa_dev", "convfinqa_dev"], help="NDCG@k per mode on these"
     )
     parser.add_argument("--eval-queries", type=int, default=150, help="queries per evaluation set")
+    parser.add_argument(
+        "--chunk-hits",
+        type=int,
+        default=100,
+        help="chunks per search on an evaluation set, ranked into documents",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vectorfin_search_quality"))
     parser.add_argument("--output", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
     source = args.source or Path(project_environment()["VECTORFIN_DUCKDB_PATH"])
     load_before = os.getloadavg()
 
-    rows, queries = read_sample(source, args.sample, args.queries)
-    ids = np.array([row[0] for row in rows])
+    queries = read_queries(source, args.queries)
     model_path = TrainingConfig().resolved_base_model()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    def embed(texts: list[str], name: str) -> tuple[np.ndarray, float | None]:
-        cache = args.workdir / f"{name}_{len(texts)}_{args.embedding_backend}_{args.max_seq_length}.npy"
-        return embed_chunks(texts, model_path, args.embedding_backend, args.max_seq_length, cache)
+    def embedder(model: str, name: str) -> Callable[[list[str], str], tuple[np.ndarray, float | None]]:
+        def embed(texts: list[str], what: str) -> tuple[np.ndarray, float | None]:
+            cache = (
+                args.workdir
+                / f"{name}_{what}_{len(texts)}_{args.embedding_backend}_{args.max_seq_length}.npy"
+            )
+            onnx_folder = args.workdir / f"{name}_onnx"
+            return embed_chunks(texts, model, args.embedding_backend, args.max_seq_length, cache, onnx_folder)
 
-    vectors, embed_seconds = embed([row[4] for row in rows], "chunks")
-    print(f"{len(rows)} chunks embedded ({embed_seconds or 'cached'} s), {len(queries)} queries", flush=True)
+        return embed
 
-    artifact = base_model_artifact(model_path, args.workdir / "base_model_artifact")
-    workspace, index_build = build_search(args.workdir / "dbt", rows, vectors, artifact)
-    print(f"search_chunks and its indexes built in {index_build:.1f} s", flush=True)
+    base_artifact = base_model_artifact(model_path, args.workdir / "base_model_artifact")
+    embed_seconds = None
+    if args.full_corpus:
+        workspace, ids, knowledge_ts, vectors, searched_artifact = published_corpus(
+            source, args.workdir / "full_corpus"
+        )
+        print(f"{len(ids)} chunks of the published run ({searched_artifact})", flush=True)
+        index_build = build_search_chunks(workspace)
+    else:
+        rows = read_sample(source, args.sample)
+        ids = np.array([row[0] for row in rows])
+        knowledge_ts = np.array([row[3] for row in rows], dtype="datetime64[us]")
+        vectors, embed_seconds = embedder(model_path, "base")([row[4] for row in rows], "chunks")
+        print(f"{len(rows)} chunks embedded ({embed_seconds or 'cached'} s)", flush=True)
+        searched_artifact = base_artifact
+        workspace, index_build = build_search(args.workdir / "dbt", rows, vectors, base_artifact)
+    print(f"search_chunks and its indexes built in {index_build:.1f} s; {len(queries)} queries", flush=True)
 
-    knowledge_ts = sorted(row[3] for row in rows)
-    as_of = knowledge_ts[len(knowledge_ts) // 2].date()
-    kept = np.array([row[3] <= datetime.combine(as_of, datetime.min.time()) for row in rows])
+    as_of = np.sort(knowledge_ts)[len(knowledge_ts) // 2].astype("datetime64[D]")
+    kept = knowledge_ts <= as_of
     over_fetch = {"search_exact_max_chunks": int(kept.sum()) - 1}
     calls = [f'semantic_search("{QUERY_PLACEHOLDER}", k={args.k}, mode="{mode}")' for mode in MODES]
     calls.append(f'semantic_search("{QUERY_PLACEHOLDER}", k={args.k}, as_of="{as_of}")')
@@ -327,22 +444,41 @@ def main(argv: list[str] | None = None) -> int:
     with duck.connect(str(workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
         results = {name: timed_searches(connection, sql, queries) for name, sql in compiled.items()}
-    query_vectors = [query_embedding(query, str(artifact)) for query in queries]
+    query_vectors = [query_embedding(query, str(searched_artifact)) for query in queries]
 
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+    tuned = publishable_artifact(source)
+    models = {"base": base_artifact, **({"tuned": tuned} if tuned else {})}
     quality = {
-        eval_set: eval_set_ndcg(
-            source, eval_set, args.eval_queries, args.k, embed, artifact, args.workdir / eval_set
-        )
-        for eval_set in args.eval_sets
+        name: {
+            eval_set: eval_set_ndcg(
+                source,
+                eval_set,
+                args.eval_queries,
+                args.k,
+                args.chunk_hits,
+                embedder(str(model), name),
+                tokenizer,
+                args.max_seq_length,
+                model,
+                args.workdir / name / eval_set,
+            )
+            for eval_set in args.eval_sets
+        }
+        for name, model in models.items()
     }
     print(json.dumps(quality), flush=True)
     query_matrix = np.array(query_vectors, dtype=np.float32)
-    everything = np.ones(len(rows), dtype=bool)
+    everything = np.ones(len(ids), dtype=bool)
 
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_before": load_before},
         "source": str(source),
-        "chunks": len(rows),
+        "corpus": "every chunk of the published run" if args.full_corpus else "a sample, base model",
+        "searched_artifact": str(searched_artifact),
+        "chunks": len(ids),
         "queries": len(queries),
         "query_set": QUERY_SET,
         "k": args.k,
@@ -353,14 +489,16 @@ def main(argv: list[str] | None = None) -> int:
         "hnsw_recall_at_k": round(
             recall(results["dense"][0], exact_top(query_matrix, vectors, ids, args.k, everything)), 4
         ),
-        "as_of": as_of.isoformat(),
+        "as_of": str(as_of),
         "as_of_kept_chunks": int(kept.sum()),
         "as_of_over_fetch_recall_at_k": round(
             recall(results["dense_as_of"][0], exact_top(query_matrix, vectors, ids, args.k, kept)), 4
         ),
         "latency": {name: latency(whole_ms) for name, (_, whole_ms, _) in results.items()},
         "latency_sql_alone": {name: latency(sql_ms) for name, (_, _, sql_ms) in results.items()},
-        "ndcg_per_eval_set": quality,
+        "tuned_artifact": str(tuned) if tuned else None,
+        "chunk_hits": args.chunk_hits,
+        "ndcg_per_model_and_eval_set": quality,
         "load_after": os.getloadavg(),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from vectorfin import duck
 from vectorfin.catalog_reads import create_catalog_views
 from vectorfin.config import Settings
 from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
+from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.search import register_search_functions
 
 
@@ -58,7 +59,7 @@ def _embed_ray(args: argparse.Namespace) -> int:
         name: value
         for name, value in vars(args).items()
         if value is not None
-        and name in {"workers", "gpus_per_worker", "cpus_per_worker", "batch_size", "commit_every"}
+        and name in {"workers", "gpus_per_worker", "cpus_per_worker", "batch_size", "commit_every", "backend"}
     }
     run = RunToEmbed(args.run_id, args.model_path) if args.run_id else None
     try:
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     embed_ray.add_argument("--gpus-per-worker", type=float, help="GPUs per actor (default none: CPU)")
     embed_ray.add_argument("--cpus-per-worker", type=float, help="CPUs per actor")
     embed_ray.add_argument("--batch-size", type=int, help="texts per forward pass")
+    embed_ray.add_argument(
+        "--embedding-backend",
+        dest="backend",
+        choices=EMBEDDING_BACKENDS,
+        help="encoder (default: var embedding_backend, as chunk_embeddings; torch with GPUs per worker)",
+    )
     embed_ray.add_argument("--commit-every", type=int, help="chunks per Iceberg commit (what a kill loses)")
     embed_ray.add_argument(
         "--address", help="an existing Ray cluster ('auto', ray://...); default: a local cluster"

@@ -21,6 +21,7 @@ from PIL import Image
 from test_report import SECTIONS as REPORT_SECTIONS
 
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.project import project_var
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
 
 TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
@@ -230,6 +231,33 @@ def test_every_curated_chunk_is_embedded_and_written_to_iceberg(full_build: Full
     assert runs == 1
     assert (dimension, column_type) == (384, "FLOAT[384]")
     assert math.isclose(min_norm, 1.0, abs_tol=1e-3) and math.isclose(max_norm, 1.0, abs_tol=1e-3)
+
+
+def test_round_two_mines_hard_negatives_with_the_published_vectors(
+    full_build: FullBuild, tmp_path: Path
+) -> None:
+    """var hard_negative_round 2: the pairs rebuilt on the vectors the trained run wrote back, through
+    the pair tests and the quality gate (one of them: a negative is never the text of either side)."""
+    copy = full_build.workspace.copy_to(tmp_path)
+    selection = ["stg_embeddings__chunk_embeddings", "int_pairs_embedding_negatives+"]
+    result = run_dbt(
+        ["build", "--select", *selection, "--exclude", "training_runs+"],
+        copy.env,
+        vars={"training": TRAINING, **JUDGE_SMALL_SETS, "hard_negative_round": 2},
+    )
+    assert result.ok, result.summary()
+
+    [(mined, above_guard)] = copy.query(
+        "select count(*), count(*) filter (where similarity >= positive_similarity - ?) "
+        "from int_pairs_embedding_negatives",
+        [project_var("embedding_negative_margin")],
+    )
+    [(neighbours, same_document)] = copy.query(
+        "select count(*), count(*) filter (where negative_doc_id in (anchor_doc_id, positive_doc_id)) "
+        "from training_pairs where negative_rule = 'embedding_neighbour'"
+    )
+    assert mined > 0 and above_guard == 0
+    assert neighbours > 0 and same_document == 0
 
 
 def test_semantic_search_returns_ranked_chunks(full_build: FullBuild) -> None:

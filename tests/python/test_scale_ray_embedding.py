@@ -1,8 +1,9 @@
 """The Ray Data embedding job on a local Ray cluster of 2 workers, on the demo corpus's curated chunks.
 
 Real dbt (the demo build), real Ray (2 CPU actors, loopback only), the real model and pyiceberg: the job
-writes one row per curated chunk with the vectors the in-process encoder gives, under the keys the dbt
-model chunk_embeddings reads back (so it finds nothing left to do), and a rerun writes nothing.
+writes one row per curated chunk with the vectors the in-process encoder gives on the same encoder (the
+dbt model's default, ONNX int8 on CPUs), under the keys the dbt model chunk_embeddings reads back (so it
+finds nothing left to do), and a rerun writes nothing.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from dbt_project_runner import DemoBuild, build_demo
-from sentence_transformers import SentenceTransformer
 
 from vectorfin.config import Settings
+from vectorfin.ml.backends import ONNX_FILES, ONNX_FOLDER
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import embed_chunks, embed_missing_chunks, ensure_embeddings_table
 from vectorfin.scale.ray_embedding import (
+    DEFAULT_BACKEND,
     JobError,
     RunToEmbed,
     curated_chunks,
+    load_encoder,
     published_run,
     ray_session,
     run_job,
@@ -57,9 +60,18 @@ def _stored_vectors(settings: Settings) -> pd.DataFrame:
     return rows[rows["model_run_id"] == RUN_ID].sort_values("chunk_id").reset_index(drop=True)
 
 
+def _model_folder(folder: Path) -> str:
+    """A folder of the base model's files, as a run's artifact is: the job caches its ONNX export there
+    (never in the installed package)."""
+    folder.mkdir()
+    for entry in Path(TrainingConfig().resolved_base_model()).iterdir():
+        (folder / entry.name).symlink_to(entry)
+    return str(folder)
+
+
 @pytest.mark.slow
-def test_two_ray_workers_embed_every_curated_chunk_once_like_the_in_process_encoder(demo_settings):
-    base_model = str(TrainingConfig().resolved_base_model())
+def test_two_ray_workers_embed_every_curated_chunk_once_like_the_in_process_encoder(demo_settings, tmp_path):
+    base_model = _model_folder(tmp_path / "model")
     chunks = curated_chunks(demo_settings)
     assert chunks.num_rows > 2 * BLOCK_ROWS
 
@@ -84,7 +96,9 @@ def test_two_ray_workers_embed_every_curated_chunk_once_like_the_in_process_enco
     assert stored["chunk_id"].tolist() == sorted(chunks.column("chunk_id").to_pylist())
     assert stored["embedding_key"].tolist() == [f"{RUN_ID}:{chunk}" for chunk in stored["chunk_id"]]
 
-    model = SentenceTransformer(base_model, device="cpu", local_files_only=True)
+    # the driver exported the dbt model's encoder once, into the model folder, where chunk_embeddings looks
+    assert (Path(base_model) / ONNX_FOLDER / ONNX_FILES[DEFAULT_BACKEND]).is_file()
+    model = load_encoder(base_model, "cpu", DEFAULT_BACKEND)
     in_process = embed_chunks(model, chunks.to_pandas().sort_values("chunk_id"), RUN_ID)
     np.testing.assert_allclose(
         np.stack(stored["embedding"].to_list()), np.stack(in_process["embedding"].to_list()), atol=1e-5
@@ -130,6 +144,10 @@ def test_settings_out_of_range_are_refused_before_ray_starts(demo_settings):
         run_job(demo_settings, run=RunToEmbed(RUN_ID, "."), gpus_per_worker=-1)
     with pytest.raises(JobError, match="does not exist"):
         run_job(demo_settings, run=RunToEmbed(RUN_ID, "/nonexistent/model"))
+    with pytest.raises(JobError, match="embedding backend must be one of torch, onnx, onnx_int8, got 'tf'"):
+        run_job(demo_settings, run=RunToEmbed(RUN_ID, "."), backend="tf")
+    with pytest.raises(JobError, match="onnx_int8 runs on the CPU"):
+        run_job(demo_settings, run=RunToEmbed(RUN_ID, "."), gpus_per_worker=1, backend="onnx_int8")
 
 
 def test_chunks_from_a_parquet_export_are_the_duckdb_table(demo_settings, tmp_path: Path):

@@ -1,11 +1,12 @@
 -- Round-2 hard negatives (var hard_negative_round: 2), mined with the vectors a previous run wrote back
 -- (stg_embeddings__chunk_embeddings): for every training pair whose positive is a curated chunk, the
 -- trainable chunks of the same company and kind (transcript/filing), from neither the anchor's nor the
--- positive's document, that the previous model puts nearest the query: the anchor's vector when the
--- anchor is a chunk, else the positive's. False-negative guard: a candidate must score at least
--- var embedding_negative_margin below the positive (similarity to the query), so a chunk that answers
--- the anchor as well as the positive does is never taught as wrong. One row per (pair, negative), the
--- var negatives_per_pair nearest, ranked.
+-- positive's document nor with the text of either side (excluded_negative_text_hashes, as in round 1),
+-- that the previous model puts nearest the query: the anchor's vector when the anchor is a chunk, else
+-- the positive's. False-negative guard: a candidate must score at least var embedding_negative_margin
+-- below the positive (similarity to the query), so a chunk that answers the anchor as well as the
+-- positive does is never taught as wrong. One row per (pair, negative), the var negatives_per_pair
+-- nearest, ranked.
 {{ config(enabled=var('hard_negative_round') == 2) }}
 
 with pairs as (
@@ -37,7 +38,7 @@ pair_queries as (
         pairs.anchor_doc_id,
         pairs.positive_doc_id,
         positive.chunk_kind,
-        [anchor.text_hash, positive.text_hash] as excluded_text_hashes,
+        {{ excluded_negative_text_hashes('pairs', 'anchor', 'positive') }} as excluded_text_hashes,
         coalesce(anchor_vector.embedding, positive_vector.embedding) as query_embedding,
         list_cosine_similarity(
             coalesce(anchor_vector.embedding, positive_vector.embedding), positive_vector.embedding

@@ -55,16 +55,7 @@ pair_context as (
         pairs.positive_doc_id,
         anchor.fiscal_period as anchor_fiscal_period,
         positive.fiscal_period as positive_fiscal_period,
-        -- a negative must not be the text of either chunk, nor of either side of the pair (a span)
-        list_filter(
-            [
-                anchor.text_hash,
-                positive.text_hash,
-                {{ normalized_text_hash('pairs.anchor_text') }},
-                {{ normalized_text_hash('pairs.positive_text') }}
-            ],
-            text_hash -> text_hash is not null
-        ) as excluded_text_hashes,
+        {{ excluded_negative_text_hashes('pairs', 'anchor', 'positive') }} as excluded_text_hashes,
         positive.chunk_kind as positive_kind,
         positive.section as positive_section
     from pairs

@@ -9,11 +9,13 @@ run, only when `regression_check` passed it), keys `model_run_id:chunk_id`, the 
 (`vectorfin.ml.embedding`). So after this job the dbt model finds every chunk done and encodes nothing.
 
 Each worker is a Ray actor holding the model (on a GPU with `num_gpus` per actor when asked) and encodes
-blocks of chunks with `vectorfin.ml.embedding.embed_chunks`, the in-process encoder's own code. Only the
-driver commits: every `commit_every` encoded chunks are one Iceberg commit through
-`write_embeddings_to_iceberg` (`append_new_rows`, which checks the keys again on the snapshot each commit
-lands on), so a killed job loses at most the chunks not committed yet, a rerun encodes only what the run
-lacks, and two jobs at once store every row once.
+blocks of chunks with `vectorfin.ml.embedding.embed_chunks`, the in-process encoder's own code, on the
+dbt model's encoder (var `embedding_backend`; torch when workers have GPUs; or `--embedding-backend`):
+an ONNX export is made once, by the driver, in the model folder's `onnx/` (where the dbt model caches
+it), before any worker loads it. Only the driver commits: every `commit_every` encoded chunks are one
+Iceberg commit through `write_embeddings_to_iceberg` (`append_new_rows`, which checks the keys again on
+the snapshot each commit lands on), so a killed job loses at most the chunks not committed yet, a rerun
+encodes only what the run lacks, and two jobs at once store every row once.
 
 A local cluster (no `address`) never touches the network: usage stats off, no dashboard, and Ray's
 single-node mode, in which every Ray process listens on the loopback address only.
@@ -39,7 +41,9 @@ import pyarrow as pa
 import pyarrow.dataset as pa_dataset
 
 from vectorfin.config import Settings
+from vectorfin.ml.backends import EMBEDDING_BACKENDS, ONNX_FOLDER, TORCH
 from vectorfin.ml.embedding import chunks_to_embed, embedded_keys, write_embeddings_to_iceberg
+from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ DEFAULT_BLOCK_ROWS = 256
 DEFAULT_COMMIT_EVERY = 4096
 DEFAULT_WORKERS = 2
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_BACKEND: str = project_var("embedding_backend")  # the dbt model chunk_embeddings' encoder
 # Set before Ray is imported: no usage report (it would try the network), and, for a local cluster,
 # Ray's single-node mode (loopback addresses only; the variable is Ray's switch for laptop clusters).
 RAY_OFFLINE_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0"}
@@ -139,10 +144,8 @@ def _read_only(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 class ChunkEncoder:
     """A Ray actor: loads the model once, then encodes one block of chunks per call."""
 
-    def __init__(self, model_path: str, run_id: str, device: str, batch_size: int) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(model_path, device=device, local_files_only=True)
+    def __init__(self, model_path: str, run_id: str, device: str, batch_size: int, backend: str) -> None:
+        self.model = load_encoder(model_path, device, backend)
         self.run_id = run_id
         self.batch_size = batch_size
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -187,6 +190,17 @@ def ray_session(
         ray.shutdown()
 
 
+def load_encoder(model_path: str, device: str, backend: str) -> Any:
+    """The model at `model_path` encoding with `backend` (an ONNX export cached in its `onnx/` folder,
+    made when missing)."""
+    from sentence_transformers import SentenceTransformer
+
+    from vectorfin.ml.encoders import use_backend
+
+    model = SentenceTransformer(model_path, device=device, local_files_only=True)
+    return use_backend(model, backend, Path(model_path) / ONNX_FOLDER)
+
+
 def embed_with_ray(
     chunks: pa.Table,
     model_path: str,
@@ -198,15 +212,19 @@ def embed_with_ray(
     batch_size: int = DEFAULT_BATCH_SIZE,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     commit_every: int = DEFAULT_COMMIT_EVERY,
+    backend: str | None = None,
 ) -> RayEmbeddingReport:
-    """Encode the chunks run `run_id` has no embedding for on `workers` Ray actors and append them, one
-    Iceberg commit per `commit_every` chunks. Needs a Ray session (see `ray_session`)."""
+    """Encode the chunks run `run_id` has no embedding for on `workers` Ray actors with `backend` (None:
+    `worker_backend`) and append them, one Iceberg commit per `commit_every` chunks. Needs a Ray session
+    (see `ray_session`)."""
     import ray.data
 
     _check_at_least(
         1, workers=workers, batch_size=batch_size, block_rows=block_rows, commit_every=commit_every
     )
     _check_at_least(0, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker)
+    backend = backend or worker_backend(gpus_per_worker)
+    _check_backend(backend, gpus_per_worker)
     started = time.perf_counter()
     frame = chunks.select(CHUNK_COLUMNS).to_pandas()
     missing = chunks_to_embed(frame, embedded_keys(run_id, settings), run_id)
@@ -214,6 +232,8 @@ def embed_with_ray(
     written = commits = 0
     workers_seen: set[str] = set()
     if not missing.empty:
+        if backend != TORCH:
+            load_encoder(model_path, "cpu", backend)  # the export, once, before the workers read it
         source = pa.Table.from_pandas(missing.reset_index(drop=True), preserve_index=False)
         blocks = [source.slice(offset, block_rows) for offset in range(0, source.num_rows, block_rows)]
         encoded = ray.data.from_arrow(blocks).map_batches(
@@ -223,6 +243,7 @@ def embed_with_ray(
                 "run_id": run_id,
                 "device": "cuda" if gpus_per_worker > 0 else "cpu",
                 "batch_size": batch_size,
+                "backend": backend,
             },
             batch_size=None,  # a whole block per call
             batch_format="pandas",
@@ -268,6 +289,7 @@ def run_job(
     a Ray session (a local cluster sized for the workers when `address` is None), `embed_with_ray`."""
     _check_at_least(1, workers=workers)
     _check_at_least(0, gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker)
+    _check_backend(options.get("backend") or worker_backend(gpus_per_worker), gpus_per_worker)
     run = run or published_run(settings)
     if not Path(run.model_path).is_dir():
         raise JobError(f"model folder {run.model_path} of run {run.run_id} does not exist")
@@ -289,6 +311,21 @@ def run_job(
             gpus_per_worker=gpus_per_worker,
             cpus_per_worker=cpus_per_worker,
             **options,
+        )
+
+
+def worker_backend(gpus_per_worker: float) -> str:
+    """The encoder when none is given: the dbt model's (var embedding_backend) on CPU workers, the
+    model's own PyTorch weights on GPU workers (ONNX Runtime runs on the CPU)."""
+    return TORCH if gpus_per_worker > 0 else DEFAULT_BACKEND
+
+
+def _check_backend(backend: str, gpus_per_worker: float) -> None:
+    if backend not in EMBEDDING_BACKENDS:
+        raise JobError(f"embedding backend must be one of {', '.join(EMBEDDING_BACKENDS)}, got {backend!r}")
+    if backend != TORCH and gpus_per_worker > 0:
+        raise JobError(
+            f"embedding backend {backend} runs on the CPU (ONNX Runtime): with GPUs per worker, use {TORCH}"
         )
 
 
