@@ -386,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         "--max-seq-length", type=int, default=128, help="word pieces per chunk when embedding"
     )
     parser.add_argument(
-        "--eval-sets", nargs="*", default=["tatqa_dev", "convfinqa_dev"], help="NDCG@k per mode on these"
+        "--eval-sets",
+        nargs="*",
+        default=["tatqa_dev", "convfinqa_dev", "heldout_pairs"],
+        help="NDCG@k per mode on these",
     )
     parser.add_argument("--eval-queries", type=int, default=150, help="queries per evaluation set")
     parser.add_argument(
