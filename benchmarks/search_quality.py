@@ -49,6 +49,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "tests" / "python"))
 
 from dbt_project_runner import DbtWorkspace, run_dbt  # noqa: E402
+from model_folders import linked_base_model  # noqa: E402
 
 from vectorfin import duck  # noqa: E402
 from vectorfin.config import project_environment  # noqa: E402
@@ -129,37 +130,28 @@ def embed_chunks(
     return vectors, seconds
 
 
-def base_model_artifact(model_path: str, folder: Path) -> Path:
+def base_model_artifact(folder: Path) -> Path:
     """An artifact folder of the untrained base model, which `vectorfin_embed` (as for any published run)
     loads: the model's files linked, and the result marker a finished training writes, saying what it is."""
     from vectorfin.ml.training import RESULT_MARKER
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for entry in Path(model_path).iterdir():
-        if not (folder / entry.name).exists():
-            (folder / entry.name).symlink_to(entry)
+    linked_base_model(folder)
     (folder / RESULT_MARKER).write_text(json.dumps({"note": "the untrained base model (search_quality.py)"}))
     return folder
 
 
 def publishable_artifact(source: Path) -> Path | None:
     """The artifact of the run `chunk_embeddings` publishes from the built `source` (the tuned model that
-    search serves), or None when the source has no training run that passed its regression check."""
-    from vectorfin.ml.runs import current_run, publication
+    search serves: the Ray job's `published_run`), or None when it publishes none."""
+    from dataclasses import replace
 
-    with duckdb.connect(str(source), read_only=True) as connection:
-        tables = {  # regression_check is a view
-            name
-            for (name,) in connection.execute("select table_name from information_schema.tables").fetchall()
-        }
-        if not {"training_runs", "regression_check"} <= tables:
-            return None
-        runs = connection.sql("select * from training_runs").df()
-        checks = connection.sql("select * from regression_check").df()
-    if runs.empty:
+    from vectorfin.config import Settings
+    from vectorfin.scale.ray_embedding import JobError, published_run
+
+    try:
+        return Path(published_run(replace(Settings.from_env(), duckdb_path=source)).model_path)
+    except JobError:
         return None
-    run = current_run(runs)
-    return Path(run["artifact_path"]) if publication(run, checks).publish else None
 
 
 def write_published_run(path: Path, rows: list[tuple], vectors: np.ndarray, model_path: str) -> None:
@@ -419,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return embed
 
-    base_artifact = base_model_artifact(model_path, args.workdir / "base_model_artifact")
+    base_artifact = base_model_artifact(args.workdir / "base_model_artifact")
     embed_seconds = None
     if args.full_corpus:
         workspace, ids, knowledge_ts, vectors, searched_artifact = published_corpus(

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from dbt_project_runner import DemoBuild, build_demo
+from model_folders import linked_base_model
 
 from vectorfin.config import Settings
 from vectorfin.ml.backends import ONNX_FILES, ONNX_FOLDER
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import embed_chunks, embed_missing_chunks, ensure_embeddings_table
 from vectorfin.scale.ray_embedding import (
     DEFAULT_BACKEND,
@@ -60,18 +60,9 @@ def _stored_vectors(settings: Settings) -> pd.DataFrame:
     return rows[rows["model_run_id"] == RUN_ID].sort_values("chunk_id").reset_index(drop=True)
 
 
-def _model_folder(folder: Path) -> str:
-    """A folder of the base model's files, as a run's artifact is: the job caches its ONNX export there
-    (never in the installed package)."""
-    folder.mkdir()
-    for entry in Path(TrainingConfig().resolved_base_model()).iterdir():
-        (folder / entry.name).symlink_to(entry)
-    return str(folder)
-
-
 @pytest.mark.slow
 def test_two_ray_workers_embed_every_curated_chunk_once_like_the_in_process_encoder(demo_settings, tmp_path):
-    base_model = _model_folder(tmp_path / "model")
+    base_model = str(linked_base_model(tmp_path / "model"))  # the job caches its ONNX export there
     chunks = curated_chunks(demo_settings)
     assert chunks.num_rows > 2 * BLOCK_ROWS
 
