@@ -54,6 +54,7 @@ NEGATIVE_RULES = (
     "same_company_other_period",
     "same_section_other_company",
     "lexically_close_other_doc",
+    "same_group_non_answer",
     "same_source_other_group",
 )
 RESULT_COLUMNS = (

@@ -22,6 +22,7 @@ from vectorfin.ml.training import (
     build_loss,
     load_trained_model,
     read_training_result,
+    repeat_kept_pairs,
     train_model,
     train_or_reuse,
     training_datasets,
@@ -164,6 +165,21 @@ def test_rows_with_and_without_negatives_train_as_two_datasets():
         "pairs": ["anchor", "positive"],
     }
     assert training_datasets(PAIRS.assign(negative_text=None)).column_names == ["anchor", "positive"]
+
+
+def test_kept_strategies_pairs_are_repeated_in_each_epoch():
+    pairs = PAIRS.assign(strategy=["labelled_questions", "qa"] * 4)
+    config = TrainingConfig(max_pairs_keeps_strategies=["labelled_questions"], kept_strategies_passes=3)
+
+    epoch = repeat_kept_pairs(pairs, config)
+
+    assert epoch["pair_id"].value_counts().to_dict() == {
+        **{pair_id: 3 for pair_id in ("p1", "p3", "p5", "p7")},
+        **{pair_id: 1 for pair_id in ("p2", "p4", "p6", "p8")},
+    }
+    assert repeat_kept_pairs(pairs, TrainingConfig(kept_strategies_passes=1)).equals(pairs)
+    with pytest.raises(ValueError, match="kept_strategies_passes must be at least 1, got 0"):
+        TrainingConfig(kept_strategies_passes=0)
 
 
 def test_pairs_without_a_positive_are_refused(tmp_path):

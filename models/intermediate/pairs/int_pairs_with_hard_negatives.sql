@@ -1,13 +1,18 @@
 -- Hard negatives for every training pair (int_pairs_split: split_status = 'train'): one row per
 -- (pair, negative), var negatives_per_pair per pair, each with the rule that chose it. Candidates are
 -- trainable chunks only (train split, before the cutoff, no eval near duplicate: int_chunk_splits),
--- never from the anchor's or the positive's document and never the text of either. Rules, in order:
+-- never from the anchor's or the positive's document (rule 4 excepted) and never the text of either.
+-- Rules, in order:
 --   1 same_company_other_period    the pair's company, a fiscal period neither text is from; the same
 --                                  kind (transcript/filing) and section first, then a fixed hash order
 --   2 same_section_other_company   the positive's section (q_and_a, item_1a, ...) of another company,
 --                                  drawn from a hash bucket of that section (spread, not always the same few)
 --   3 lexically_close_other_doc    the chunks sharing most idf weight of rare terms with the positive
---   4 same_source_other_group      (a labelled passage positive) a trainable passage of the same labelled
+--   4 same_group_non_answer        (a labelled passage positive) a passage of the pair's own group (the
+--                                  same report) that the labels say does not answer the question: the
+--                                  passage a reader confuses with the answer. The one exception to "never
+--                                  the positive's document": labels name every answer, chunks do not.
+--   5 same_source_other_group      (a labelled passage positive) a trainable passage of the same labelled
 --                                  source from another group, drawn from a hash bucket of ~8 passages
 -- In round 2 (var hard_negative_round: 2) rule 0 comes first:
 --   0 embedding_neighbour          the trainable chunks a previous run's model puts nearest the pair,
@@ -217,13 +222,14 @@ lexically_close_other_doc as (
 
 ),
 
--- rule 4: labelled passages, each source's trainable passages spread over hash buckets of ~8
+-- rules 4 and 5: labelled passages (trainable, long enough to be a passage)
 labelled_candidates as (
 
     select
         passages.passage_key,
         passages.labelled_source,
-        passages.group_id
+        passages.group_id,
+        passages.passage_text
     from {{ ref('int_labelled_passages') }} as passages
     inner join {{ ref('int_document_splits') }} as splits on passages.passage_key = splits.document_id
     where splits.is_trainable and length(passages.passage_text) >= {{ var('min_chunk_chars') }}
@@ -252,16 +258,71 @@ labelled_pool as (
 
 ),
 
-labelled_pair_buckets as (
+labelled_pair_groups as (
 
     select
         pairs.pair_id,
+        pairs.anchor_text,
+        pairs.positive_chunk_id,
+        pairs.positive_text,
         passages.labelled_source,
-        passages.group_id,
-        floor({{ stable_fraction('pairs.pair_id', 'negative_bucket') }} * labelled_sizes.n_buckets) as bucket
+        passages.group_id
     from pairs
     inner join {{ ref('int_labelled_passages') }} as passages on pairs.positive_chunk_id = passages.passage_key
-    inner join labelled_sizes on passages.labelled_source = labelled_sizes.labelled_source
+
+),
+
+-- every passage labelled as answering a question (a question can have several: a table and a paragraph)
+labelled_answers as (
+
+    select
+        labelled_source,
+        group_id,
+        question_text,
+        passage_key
+    from {{ ref('int_labelled_questions') }}
+
+),
+
+same_group_non_answer as (
+
+    select
+        labelled_pair_groups.pair_id,
+        labelled_candidates.passage_key as negative_chunk_id,
+        4 as rule_priority,
+        'same_group_non_answer' as negative_rule,
+        row_number() over (
+            partition by labelled_pair_groups.pair_id
+            order by
+                {{ stable_fraction("labelled_pair_groups.pair_id || labelled_candidates.passage_key", 'negative_pick') }}
+        ) as rule_rank
+    from labelled_pair_groups
+    inner join labelled_candidates
+        on labelled_pair_groups.labelled_source = labelled_candidates.labelled_source
+            and labelled_pair_groups.group_id = labelled_candidates.group_id
+            and labelled_pair_groups.positive_chunk_id <> labelled_candidates.passage_key
+            and labelled_candidates.passage_text not in (labelled_pair_groups.anchor_text, labelled_pair_groups.positive_text)
+    left join labelled_answers
+        on labelled_pair_groups.labelled_source = labelled_answers.labelled_source
+            and labelled_pair_groups.group_id = labelled_answers.group_id
+            and labelled_pair_groups.anchor_text = labelled_answers.question_text
+            and labelled_candidates.passage_key = labelled_answers.passage_key
+    where labelled_answers.passage_key is null
+    qualify rule_rank <= {{ n_negatives }}
+
+),
+
+labelled_pair_buckets as (
+
+    select
+        labelled_pair_groups.pair_id,
+        labelled_pair_groups.labelled_source,
+        labelled_pair_groups.group_id,
+        floor(
+            {{ stable_fraction('labelled_pair_groups.pair_id', 'negative_bucket') }} * labelled_sizes.n_buckets
+        ) as bucket
+    from labelled_pair_groups
+    inner join labelled_sizes on labelled_pair_groups.labelled_source = labelled_sizes.labelled_source
 
 ),
 
@@ -270,7 +331,7 @@ same_source_other_group as (
     select
         labelled_pair_buckets.pair_id,
         labelled_pool.passage_key as negative_chunk_id,
-        4 as rule_priority,
+        5 as rule_priority,
         'same_source_other_group' as negative_rule,
         row_number() over (
             partition by labelled_pair_buckets.pair_id
@@ -318,6 +379,8 @@ all_candidates as (
     select * from same_section_other_company
     union all
     select * from lexically_close_other_doc
+    union all
+    select * from same_group_non_answer
     union all
     select * from same_source_other_group
 

@@ -53,6 +53,7 @@ class TrainingConfig:
     max_seq_length: int = _DEFAULTS["max_seq_length"]
     max_pairs: int | None = _DEFAULTS["max_pairs"]
     max_pairs_keeps_strategies: tuple[str, ...] = tuple(_DEFAULTS["max_pairs_keeps_strategies"])
+    kept_strategies_passes: int = _DEFAULTS["kept_strategies_passes"]
     seed: int = _DEFAULTS["seed"]
     early_stopping_patience: int | None = _DEFAULTS["early_stopping_patience"]
     eval_fraction: float = _DEFAULTS["eval_fraction"]
@@ -144,6 +145,7 @@ def _problems(config: TrainingConfig) -> list[str]:
         "lora_r",
         "lora_alpha",
         "epochs",
+        "kept_strategies_passes",
         "batch_size",
         "max_seq_length",
         "eval_steps",

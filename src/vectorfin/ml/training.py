@@ -135,12 +135,13 @@ def train_model(
     resumed = _resumed_state(resume_from)
     if resume_from is not None:
         logger.info("Run %s: resuming from %s (step %d)", run_id, resume_from, resumed.step)
-    trainer = _trainer(model, config, choice, train_df, eval_df, checkpoints)
+    epoch_df = repeat_kept_pairs(train_df, config)
+    trainer = _trainer(model, config, choice, epoch_df, eval_df, checkpoints)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     duration_s = time.perf_counter() - started
     state = trainer.state
-    trained_examples = len(train_df) * (state.epoch - resumed.epoch)
+    trained_examples = len(epoch_df) * (state.epoch - resumed.epoch)
 
     result = TrainingResult(
         run_id=run_id,
@@ -311,6 +312,14 @@ def _split_train_eval(
             "early_stopping_patience needs eval pairs: pass eval_pairs_df or set eval_fraction > 0"
         )
     return pairs_df, eval_pairs_df
+
+
+def repeat_kept_pairs(train_df: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
+    """One epoch's examples: every pair once, and the pairs of `max_pairs_keeps_strategies` (scarce,
+    labelled) `kept_strategies_passes` times, so they weigh more without more epochs over the rest.
+    The no-duplicates batch sampler keeps a pair's copies in different batches."""
+    kept = train_df[train_df["strategy"].isin(config.max_pairs_keeps_strategies)]
+    return pd.concat([train_df, *[kept] * (config.kept_strategies_passes - 1)], ignore_index=True)
 
 
 def training_datasets(train_df: pd.DataFrame) -> Dataset | dict[str, Dataset]:
