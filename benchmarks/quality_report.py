@@ -32,7 +32,7 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_report.json"
 # The README's real-data CPU command; tests/python/test_docs_commands.py checks the README carries it.
 README_COMMAND = (
     "make build CORPUS=../shared/data "
-    'DBT_ARGS="--exclude chunk_embeddings '
+    'DBT_ARGS="--exclude chunk_embeddings+ '
     "--vars '{training: {max_pairs: 3000, max_seq_length: 128}, tatqa_training: true}'\""
 )
 MAIN_SETS = ("heldout_pairs", "tatqa_dev", "convfinqa_dev")
@@ -95,7 +95,9 @@ def report(command_result: dict[str, Any] | None) -> dict[str, Any]:
     config = json.loads(run["config"].iloc[0])
     budget = {
         "run_id": run["run_id"].iloc[0],
-        "training_examples": int(run["n_train_pairs"].iloc[0]),
+        "training_pairs": int(run["n_train_pairs"].iloc[0]),
+        "kept_strategies_passes": config["kept_strategies_passes"],
+        "batch_size": config["batch_size"],
         "epochs": config["epochs"],
         "steps": int(run["steps"].iloc[0]),
         "training_minutes": round(float(run["duration_s"].iloc[0]) / 60, 1),
