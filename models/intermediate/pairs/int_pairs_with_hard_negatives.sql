@@ -287,27 +287,26 @@ labelled_answers as (
 same_group_non_answer as (
 
     select
-        labelled_pair_groups.pair_id,
-        labelled_candidates.passage_key as negative_chunk_id,
+        pair_group.pair_id,
+        passage.passage_key as negative_chunk_id,
         4 as rule_priority,
         'same_group_non_answer' as negative_rule,
         row_number() over (
-            partition by labelled_pair_groups.pair_id
-            order by
-                {{ stable_fraction("labelled_pair_groups.pair_id || labelled_candidates.passage_key", 'negative_pick') }}
+            partition by pair_group.pair_id
+            order by {{ stable_fraction("pair_group.pair_id || passage.passage_key", 'negative_pick') }}
         ) as rule_rank
-    from labelled_pair_groups
-    inner join labelled_candidates
-        on labelled_pair_groups.labelled_source = labelled_candidates.labelled_source
-            and labelled_pair_groups.group_id = labelled_candidates.group_id
-            and labelled_pair_groups.positive_chunk_id <> labelled_candidates.passage_key
-            and labelled_candidates.passage_text not in (labelled_pair_groups.anchor_text, labelled_pair_groups.positive_text)
-    left join labelled_answers
-        on labelled_pair_groups.labelled_source = labelled_answers.labelled_source
-            and labelled_pair_groups.group_id = labelled_answers.group_id
-            and labelled_pair_groups.anchor_text = labelled_answers.question_text
-            and labelled_candidates.passage_key = labelled_answers.passage_key
-    where labelled_answers.passage_key is null
+    from labelled_pair_groups as pair_group
+    inner join labelled_candidates as passage
+        on pair_group.labelled_source = passage.labelled_source
+            and pair_group.group_id = passage.group_id
+            and pair_group.positive_chunk_id <> passage.passage_key
+            and passage.passage_text not in (pair_group.anchor_text, pair_group.positive_text)
+    left join labelled_answers as answer
+        on pair_group.labelled_source = answer.labelled_source
+            and pair_group.group_id = answer.group_id
+            and pair_group.anchor_text = answer.question_text
+            and passage.passage_key = answer.passage_key
+    where answer.passage_key is null
     qualify rule_rank <= {{ n_negatives }}
 
 ),
