@@ -80,6 +80,19 @@ def score(
     return scores
 
 
+def baseline_windows(groups: list[str]) -> list[int]:
+    """The centre's window and every window a chosen group trains at: a variant is compared with the
+    base model and BM25 on documents cut to its own window."""
+    changes = [change for group in groups for change in GROUPS[group]]
+    windows = {change.get("max_seq_length", CENTRE["max_seq_length"]) for change in changes}
+    return sorted({CENTRE["max_seq_length"], *windows})
+
+
+def baseline_name(model: str, window: int) -> str:
+    name = f"baseline:{model}"
+    return name if window == CENTRE["max_seq_length"] else f"{name}:max_seq_length={window}"
+
+
 def variant_name(group: str, change: dict[str, Any]) -> str:
     return ":".join([group, *(f"{key}={value}" for key, value in change.items())])
 
@@ -98,17 +111,18 @@ def main() -> None:
         else set()
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    for name, model in (("baseline:base", "base"), ("baseline:bm25", None)):
-        if name not in done:
+    chosen_groups = args.groups or list(GROUPS)
+    for window in baseline_windows(chosen_groups):
+        for model in ("base", "bm25"):
+            name = baseline_name(model, window)
+            if name in done:
+                continue
             base = None
             if model == "base":
                 base = SentenceTransformer(TrainingConfig().resolved_base_model(), local_files_only=True)
-                base.max_seq_length = CENTRE["max_seq_length"]
-            _append(
-                {"variant": name, "scores": score(base, model or "bm25", marts, CENTRE["max_seq_length"])}
-            )
+                base.max_seq_length = window
+            _append({"variant": name, "scores": score(base, model, marts, window)})
 
-    chosen_groups = args.groups or list(GROUPS)
     variants = [("centre", {})] + [(group, change) for group in chosen_groups for change in GROUPS[group]]
     for group, change in variants:
         name = variant_name(group, change)
