@@ -55,8 +55,11 @@ GROUPS: dict[str, list[dict[str, Any]]] = {
 STS_SPLIT = "test"
 
 
-def load_marts(max_queries: int, max_corpus: int) -> tuple[pd.DataFrame, ...]:
-    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+def load_marts(
+    max_queries: int, max_corpus: int, duckdb_path: Path | None = None
+) -> tuple[pd.DataFrame, ...]:
+    """training_pairs, the capped evaluation sets and STS pairs of a built project (default: this one's)."""
+    with duckdb.connect(str(duckdb_path or Settings.from_env().duckdb_path), read_only=True) as connection:
         pairs = connection.sql("select * from training_pairs").df()
         queries, corpus, qrels = (
             connection.sql(f"select * from {name}").df()

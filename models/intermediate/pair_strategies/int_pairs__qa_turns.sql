@@ -8,7 +8,8 @@
 --     taking my question."); a chunk whose questions make under 25 characters keeps its whole text;
 --   * non-answers are left out: an answer of fewer than var qa_min_answer_words words, or one shorter
 --     than var qa_non_answer_max_chars that matches a pattern of the seed non_answer_patterns (the
---     line failed, a hand-off to a colleague, a question back, a refusal to give the number).
+--     line failed, a hand-off to a colleague, a question back, a refusal to give the number); a
+--     qa_non_answer_max_chars of 0 keeps them.
 with qa_chunks as (
 
     select *

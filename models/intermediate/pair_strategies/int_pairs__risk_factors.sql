@@ -6,7 +6,8 @@
 --     pairs with the factor it matches most often (ties: factor name), so no chunk is the positive of
 --     two descriptions;
 --   * a list of defined terms ("1.222 Wildfire Insurance Proceeds means ...") names risks without
---     discussing them: such chunks never pair (macros/text/is_definition_list.sql);
+--     discussing them: such chunks never pair (macros/text/is_definition_list.sql) unless var
+--     risk_factor_skip_definition_lists is false;
 --   * each factor keeps at most var risk_factor_cap_per_factor chunks: 10-K risk-factor sections
 --     (item_1a) first, then the most matches, then a fixed hash order.
 -- The anchor is free text, not a chunk: anchor_chunk_id is null, anchor_doc_id 'risk_factor_taxonomy',
@@ -38,7 +39,9 @@ best_factor as (
     inner join taxonomy on matches.risk_factor = taxonomy.risk_factor
     where
         matches.n_matches >= {{ var('risk_factor_min_matches') }}
-        and not {{ is_definition_list('chunks.chunk_text') }}
+        {%- if var('risk_factor_skip_definition_lists') %}
+            and not {{ is_definition_list('chunks.chunk_text') }}
+        {%- endif %}
     qualify row_number() over (partition by matches.chunk_id order by matches.n_matches desc, matches.risk_factor asc)
         = 1
 

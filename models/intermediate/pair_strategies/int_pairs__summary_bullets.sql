@@ -10,7 +10,8 @@
 --     entities, then most shared words, then the shortest chunk (ties by chunk_id);
 --   * the positive text starts one sentence before the first sentence stating a shared figure: a figure
 --     deep in a long chunk would otherwise lie past the model's window, and the pair would teach a
---     match with text that never mentions it (the positive is still a span of one whole chunk).
+--     match with text that never mentions it (the positive is still a span of one whole chunk); var
+--     summary_bullet_span_from_figure false keeps the whole chunk instead.
 -- Its weight var can still turn it down (pair_strategies.summary_bullets.weight) or off.
 with bullets as (
 
@@ -168,7 +169,10 @@ positive_spans as (
 pairs as (
 
     select
-        {{ chunk_pair_columns('bullets', 'passages', positive_text='positive_spans.positive_text') }}
+        {{ chunk_pair_columns(
+            'bullets', 'passages',
+            positive_text='positive_spans.positive_text' if var('summary_bullet_span_from_figure') else none
+        ) }}
     from positive_spans
     inner join bullets on positive_spans.bullet_chunk_id = bullets.chunk_id
     inner join passages on positive_spans.passage_chunk_id = passages.chunk_id
