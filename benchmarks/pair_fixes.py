@@ -4,12 +4,14 @@ A fix is a var of a pair strategy's SQL. The pair models are rebuilt on copies o
 DuckDB file (`dbt run` of the strategy and what follows it, up to training_pairs): once with the
 project's settings and, per fix, once with its var turned off. The script counts the pairs each fix
 removes, adds or changes, then trains the training sweep's centre (benchmarks/training_sweep.py) on the
-strategy's own training pairs of both builds and scores the two models on the same evaluation sets,
-those of the build with every fix: only the training pairs differ.
+strategy's own training pairs of both builds (or, with --train-on all_strategies, on a sample of all
+strategies' pairs, the mix the README trains on) and scores the two models on the same evaluation
+sets, those of the build with every fix: only the training pairs differ.
 
     make build CORPUS=../shared/data DBT_ARGS="--exclude training_runs+"
     .venv/bin/python benchmarks/pair_fixes.py
     .venv/bin/python benchmarks/pair_fixes.py --seeds 42 7 --vars '{tatqa_training: true}'
+    .venv/bin/python benchmarks/pair_fixes.py --fixes summary_bullet_figure_span --train-on all_strategies
 
 --vars are the vars the project was built with; every rebuild uses them. Each finished row is appended
 to benchmarks/results/pair_fixes.jsonl at once (a rerun skips rows already there), and the table is
@@ -83,9 +85,9 @@ def rebuild_pairs(
     return workspace.duckdb_path
 
 
-def strategy_pairs(duckdb_path: Path, strategy: str) -> pd.DataFrame:
+def training_pairs(duckdb_path: Path) -> pd.DataFrame:
     with duckdb.connect(str(duckdb_path), read_only=True) as connection:
-        return connection.execute("select * from training_pairs where strategy = ?", [strategy]).df()
+        return connection.sql("select * from training_pairs").df()
 
 
 def figures_in_window(pairs: pd.DataFrame, tokenizer: Any, window: int) -> float | None:
@@ -145,6 +147,12 @@ def main() -> None:
     parser.add_argument("--fixes", nargs="*", choices=sorted(FIXES), help="default: every fix")
     parser.add_argument("--seeds", nargs="*", type=int, default=[TrainingConfig().seed])
     parser.add_argument("--vars", default="{}", help="the vars the project was built with (YAML, as dbt's)")
+    parser.add_argument(
+        "--train-on",
+        choices=("strategy", "all_strategies"),
+        default="strategy",
+        help="the fixed strategy's pairs (default), or a sample of every strategy's as the README trains",
+    )
     parser.add_argument("--max-queries", type=int, default=200, help="per evaluation set")
     parser.add_argument("--max-corpus", type=int, default=1500, help="documents per evaluation set")
     args = parser.parse_args()
@@ -172,17 +180,22 @@ def main() -> None:
                 _append({"fix": "baseline", "variant": model, "scores": scores})
         for name in fixes:
             fix = FIXES[name]
-            with_fix = strategy_pairs(fixed_path, fix.strategy)
+            with_fix = training_pairs(fixed_path)
             unfixed_path = rebuild_pairs(
                 source, Path(scratch, name), [fix.strategy], {**build_vars, **fix.var_turning_it_off}
             )
-            without_fix = strategy_pairs(unfixed_path, fix.strategy)
+            without_fix = training_pairs(unfixed_path)
             unfixed_path.unlink()
+            with_fix_own, without_fix_own = (
+                pairs[pairs["strategy"] == fix.strategy] for pairs in (with_fix, without_fix)
+            )
             if (name, "changes") not in done:
-                _append(
-                    {"fix": name, "variant": "changes", **pair_changes(with_fix, without_fix, base.tokenizer)}
-                )
-            for variant, pairs in (("with_fix", with_fix), ("without_fix", without_fix)):
+                changes = pair_changes(with_fix_own, without_fix_own, base.tokenizer)
+                _append({"fix": name, "variant": "changes", **changes})
+            if args.train_on == "strategy":
+                with_fix, without_fix = with_fix_own, without_fix_own
+            suffix = "" if args.train_on == "strategy" else f":{args.train_on}"
+            for variant, pairs in ((f"with_fix{suffix}", with_fix), (f"without_fix{suffix}", without_fix)):
                 for seed in args.seeds:
                     if (name, variant, seed) in done:
                         continue

@@ -33,7 +33,7 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_report.json"
 README_COMMAND = (
     "make build CORPUS=../shared/data "
     'DBT_ARGS="--exclude chunk_embeddings+ '
-    "--vars '{training: {max_pairs: 3000, max_seq_length: 128}, tatqa_training: true}'\""
+    "--vars '{training: {max_pairs: 4000, max_seq_length: 128}, tatqa_training: true}'\""
 )
 MAIN_SETS = ("heldout_pairs", "tatqa_dev", "convfinqa_dev")
 
