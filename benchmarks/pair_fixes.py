@@ -191,7 +191,7 @@ def main() -> None:
             )
             if (name, "changes") not in done:
                 changes = pair_changes(with_fix_own, without_fix_own, base.tokenizer)
-                _append({"fix": name, "variant": "changes", **changes})
+                _append({"fix": name, "variant": "changes", "what": fix.what, **changes})
             if args.train_on == "strategy":
                 with_fix, without_fix = with_fix_own, without_fix_own
             suffix = "" if args.train_on == "strategy" else f":{args.train_on}"
