@@ -178,24 +178,25 @@ def main() -> None:
             if ("baseline", model) not in done:
                 scores = score(base if model == "base" else None, model, marts, CENTRE["max_seq_length"])
                 _append({"fix": "baseline", "variant": model, "scores": scores})
+        fixed_pairs = marts[0]
         for name in fixes:
             fix = FIXES[name]
-            with_fix = training_pairs(fixed_path)
             unfixed_path = rebuild_pairs(
                 source, Path(scratch, name), [fix.strategy], {**build_vars, **fix.var_turning_it_off}
             )
-            without_fix = training_pairs(unfixed_path)
+            unfixed_pairs = training_pairs(unfixed_path)
             unfixed_path.unlink()
-            with_fix_own, without_fix_own = (
-                pairs[pairs["strategy"] == fix.strategy] for pairs in (with_fix, without_fix)
-            )
+            builds = {"with_fix": fixed_pairs, "without_fix": unfixed_pairs}
+            own = {variant: pairs[pairs["strategy"] == fix.strategy] for variant, pairs in builds.items()}
             if (name, "changes") not in done:
-                changes = pair_changes(with_fix_own, without_fix_own, base.tokenizer)
+                changes = pair_changes(own["with_fix"], own["without_fix"], base.tokenizer)
                 _append({"fix": name, "variant": "changes", "what": fix.what, **changes})
-            if args.train_on == "strategy":
-                with_fix, without_fix = with_fix_own, without_fix_own
-            suffix = "" if args.train_on == "strategy" else f":{args.train_on}"
-            for variant, pairs in ((f"with_fix{suffix}", with_fix), (f"without_fix{suffix}", without_fix)):
+            pools = (
+                own
+                if args.train_on == "strategy"
+                else {f"{variant}:{args.train_on}": pairs for variant, pairs in builds.items()}
+            )
+            for variant, pairs in pools.items():
                 for seed in args.seeds:
                     if (name, variant, seed) in done:
                         continue
