@@ -32,6 +32,10 @@ export HF_DATASETS_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export GX_ANALYTICS_ENABLED=false
+# bm25s runs a JAX computation on import when JAX is installed, as on many GPU images: on a GPU, JAX then
+# takes 75% of its memory before torch starts (108 GB of an H200's 141, seen in benchmarks/gpu_build.sh).
+# The project's models are torch's; JAX, if present, stays on the CPU.
+export JAX_PLATFORMS=cpu
 # Exposures are no-ops in `dbt build`, and dbt 1.11 crashes on them (an exposure has no schema) when the
 # on-run-start settings check fails, printing a traceback instead of the list of bad settings.
 export DBT_EXCLUDE_RESOURCE_TYPES=exposure

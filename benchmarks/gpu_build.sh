@@ -4,14 +4,20 @@
 # NVIDIA GPU (most of it loading and the SQL pipeline, which run on the CPU).
 #
 #   benchmarks/gpu_build.sh                      # from the project folder
-#   CORPUS=/data/shared WHEELS=/wheels benchmarks/gpu_build.sh   # another corpus; install from wheels, offline
+#   CORPUS=/data/shared WHEELS=/wheels benchmarks/gpu_build.sh   # another corpus (its evals/ and general/ too); wheels, offline
+#   SYSTEM_PACKAGES=1 WHEELS=/wheels benchmarks/gpu_build.sh      # offline, over the machine's own CUDA torch
 #
 # Environment: CORPUS (default ../shared/data), WHEELS (a folder of wheels: install with --no-index from it),
+# SYSTEM_PACKAGES (1: the venv sees the machine's own packages, as on GPU images that ship a CUDA torch,
+# and WHEELS holds only what the machine lacks, each installed as it is, no dependency resolution),
 # VENV (default .venv-gpu), PYTHON (default python3), EXTRA_VARS (JSON merged over the GPU budget below).
+# The quality table comes first; embedding every curated chunk (chunk_embeddings+, the longest part) after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CORPUS=${CORPUS:-../shared/data}
+CORPUS=$(cd "${CORPUS:-../shared/data}" && pwd)
+# The evaluation sets and the STS Benchmark come from the same corpus folder (env.sh's defaults are ../shared/data's).
+export VECTORFIN_EVALS_DIR=${VECTORFIN_EVALS_DIR:-${CORPUS}/evals} VECTORFIN_GENERAL_DIR=${VECTORFIN_GENERAL_DIR:-${CORPUS}/general}
 VENV=${VENV:-.venv-gpu}
 PYTHON=${PYTHON:-python3}
 # Every pair (no max_pairs) with TAT-QA's labelled pairs, the model's full window, a large GradCache batch,
@@ -22,10 +28,21 @@ GPU_VARS='{"training": {"max_pairs": null, "max_seq_length": 256, "batch_size": 
 started=$(date +%s)
 
 echo "== install into ${VENV}"
-test -x "${VENV}/bin/python" || "${PYTHON}" -m venv "${VENV}"
-if [ -n "${WHEELS:-}" ]; then
+if [ "${SYSTEM_PACKAGES:-0}" = 1 ]; then
+    test -n "${WHEELS:-}" || { echo "SYSTEM_PACKAGES=1 needs WHEELS: the wheels of what the machine lacks" >&2; exit 2; }
+    if ! test -x "${VENV}/bin/python"; then
+        "${PYTHON}" -m venv "${VENV}"
+        # The machine's packages by path, not by --system-site-packages: where PYTHON is itself a venv's
+        # python (as on many GPU images), --system-site-packages would see the base interpreter's, not them.
+        venv_site=$("${VENV}/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        "${PYTHON}" -c 'import site; print("\n".join(site.getsitepackages()))' > "${venv_site}/_machine_packages.pth"
+    fi
+    "${VENV}/bin/python" -m pip install --quiet --no-index --no-deps --no-compile "${WHEELS}"/*.whl
+elif [ -n "${WHEELS:-}" ]; then
+    test -x "${VENV}/bin/python" || "${PYTHON}" -m venv "${VENV}"
     "${VENV}/bin/python" -m pip install --quiet --no-index --find-links "${WHEELS}" -r requirements.txt
 else
+    test -x "${VENV}/bin/python" || "${PYTHON}" -m venv "${VENV}"
     # torch==2.13.0 (pinned in requirements.txt) resolves to its CUDA build on a machine with a GPU.
     "${VENV}/bin/python" -m pip install --quiet -r requirements.txt
 fi
@@ -41,9 +58,12 @@ print("CUDA device:", torch.cuda.get_device_name(0), "torch", torch.__version__)
 EOF
 
 vars=$("${VENV}/bin/python" -c "import json, sys; v = json.loads(sys.argv[1]); v.update(json.loads(sys.argv[2] or '{}')); print(json.dumps(v))" "${GPU_VARS}" "${EXTRA_VARS:-}")
-echo "== load ${CORPUS} and build everything with ${vars}"
-make build VENV="${VENV}" CORPUS="${CORPUS}" DBT_ARGS="--vars '${vars}'"
+echo "== install done in $(( $(date +%s) - started )) s; load ${CORPUS} and build with ${vars}"
+make build VENV="${VENV}" CORPUS="${CORPUS}" DBT_ARGS="--exclude chunk_embeddings+ --vars '${vars}'"
 
-echo "== quality table"
+echo "== built at $(( $(date +%s) - started )) s; quality table"
 "${VENV}/bin/python" benchmarks/quality_report.py --report
+
+echo "== every curated chunk embedded and written back (chunk_embeddings+)"
+. ./env.sh && "${VENV}/bin/dbt" build --select chunk_embeddings+ --vars "${vars}"
 echo "== done in $(( $(date +%s) - started )) s"
