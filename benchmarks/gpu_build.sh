@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU run: installs, builds everything on all of ../shared/data with every training pair at 256
-# word pieces on CUDA, prints the quality table, exits. Unattended; about 10 minutes on one modern
-# NVIDIA GPU (most of it loading and the SQL pipeline, which run on the CPU).
+# word pieces on CUDA, prints the quality table, embeds every curated chunk, exits. Unattended. On one H200
+# (16 cores) the table came after 6.5 minutes and the embeddings by 9 (docs/benchmarks.md, "The GPU run").
 #
 #   benchmarks/gpu_build.sh                      # from the project folder
 #   CORPUS=/data/shared WHEELS=/wheels benchmarks/gpu_build.sh   # another corpus (its evals/ and general/ too); wheels, offline
