@@ -5,7 +5,9 @@ retrieval table printed.
     .venv/bin/python benchmarks/quality_report.py --report   # only reports the last build's metrics
 
 The command (README_COMMAND, the one the README gives for a CPU on all of ../shared/data) runs in the
-project folder while the resident memory of its whole process tree is sampled twice a second. Then
+project folder while the resident memory of its whole process tree is sampled twice a second; each
+sample is placed in the dbt node that was running then (target/run_results.json's timings), so the
+peak is reported per step (the load before dbt, each model and test). Then
 `retrieval_metrics` gives NDCG@10 per model and eval set, with the tuned model's gain over the base
 model and the hybrid's over BM25, the STS Benchmark Spearman of both (the forgetting guard) and the
 finance probes; `training_runs` gives the training budget. Everything is printed and written to
@@ -20,6 +22,8 @@ import shlex
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -29,6 +33,11 @@ import psutil
 from vectorfin.config import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_report.json"
+RUN_RESULTS = PROJECT_ROOT / "target" / "run_results.json"
+# the steps a sample can fall in outside dbt's nodes
+BEFORE_DBT = "load (before dbt's first node)"
+BETWEEN_NODES = "dbt, between nodes"
+GIB = 1024**3
 # The README's real-data CPU command; tests/python/test_docs_commands.py checks the README carries it.
 README_COMMAND = (
     "make build CORPUS=../shared/data "
@@ -38,21 +47,20 @@ README_COMMAND = (
 MAIN_SETS = ("heldout_pairs", "tatqa_dev", "convfinqa_dev")
 
 
-def run_with_peak_memory(command: str) -> tuple[int, float, float]:
-    """Run `command` in the project folder; return its exit code, wall seconds and peak RSS (GiB) of
-    its whole process tree, sampled every 0.5 s."""
+def run_with_memory_samples(command: str) -> tuple[int, float, list[tuple[datetime, int]]]:
+    """Run `command` in the project folder; return its exit code, wall seconds and the resident memory
+    (bytes) of its whole process tree, sampled every 0.5 s with the UTC time of each sample."""
     started = time.perf_counter()
     process = subprocess.Popen(shlex.split(command), cwd=PROJECT_ROOT)
-    peak = 0
+    samples: list[tuple[datetime, int]] = []
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         root = psutil.Process(process.pid)
         while not done.is_set():
             try:
                 tree = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(_rss(member) for member in tree))
+                samples.append((datetime.now(UTC), sum(_rss(member) for member in tree)))
             except psutil.NoSuchProcess:
                 pass
             done.wait(0.5)
@@ -62,7 +70,54 @@ def run_with_peak_memory(command: str) -> tuple[int, float, float]:
     returncode = process.wait()
     done.set()
     sampler.join()
-    return returncode, time.perf_counter() - started, peak / 1024**3
+    return returncode, time.perf_counter() - started, samples
+
+
+def node_name(unique_id: str) -> str:
+    """`model.<project>.training_runs` -> `training_runs`; a data test's id ends in a hash, left out."""
+    kind, _project, *rest = unique_id.split(".")
+    return rest[0] if kind == "test" else ".".join(rest)
+
+
+def node_intervals(run_results: dict[str, Any]) -> list[tuple[str, datetime, datetime]]:
+    """(node name, start, end) of each node's execution in a dbt run_results.json, in start order."""
+    intervals = []
+    for result in run_results["results"]:
+        for timing in result["timing"]:
+            if timing["name"] == "execute" and timing.get("started_at") and timing.get("completed_at"):
+                intervals.append(
+                    (
+                        node_name(result["unique_id"]),
+                        datetime.fromisoformat(timing["started_at"]).replace(tzinfo=UTC),
+                        datetime.fromisoformat(timing["completed_at"]).replace(tzinfo=UTC),
+                    )
+                )
+    return sorted(intervals, key=lambda interval: interval[1])
+
+
+def peaks_by_step(
+    samples: list[tuple[datetime, int]], intervals: list[tuple[str, datetime, datetime]]
+) -> dict[str, float]:
+    """Peak memory (GiB) per step, largest first: each sample falls in the node that was executing at its
+    time, in the load before dbt's first node, or between nodes (dbt's parsing, hooks, compiling)."""
+    first_start = intervals[0][1] if intervals else None
+    peaks: dict[str, int] = {}
+    for at, rss in samples:
+        if first_start is None or at < first_start:
+            step = BEFORE_DBT
+        else:
+            step = next((name for name, start, end in intervals if start <= at <= end), BETWEEN_NODES)
+        peaks[step] = max(peaks.get(step, 0), rss)
+    ordered = sorted(peaks.items(), key=lambda item: item[1], reverse=True)
+    return {step: round(rss / GIB, 2) for step, rss in ordered}
+
+
+def read_intervals(since: float, path: Path = RUN_RESULTS) -> list[tuple[str, datetime, datetime]]:
+    """The node intervals of `path` when it was written after `since` (a time.time()), else none: a
+    command that stopped before dbt wrote its results must not be given an earlier run's."""
+    if not path.exists() or path.stat().st_mtime < since:
+        return []
+    return node_intervals(json.loads(path.read_text()))
 
 
 def _rss(process: psutil.Process) -> int:
@@ -128,12 +183,17 @@ def main() -> None:
     args = parser.parse_args()
     command_result = None
     if not args.report:
-        returncode, wall_s, peak_gib = run_with_peak_memory(args.command)
+        started = time.time()
+        returncode, wall_s, samples = run_with_memory_samples(args.command)
+        steps = peaks_by_step(samples, read_intervals(since=started))
         command_result = {
             "command": args.command,
             "returncode": returncode,
             "wall_minutes": round(wall_s / 60, 1),
-            "peak_rss_gib": round(peak_gib, 2),
+            "peak_rss_gib": max(steps.values(), default=0.0),
+            "peak_during": next(iter(steps), None),
+            # the five steps that needed most memory
+            "peak_rss_gib_by_step": dict(list(steps.items())[:5]),
         }
         if returncode != 0:
             print(json.dumps(command_result, indent=2))
