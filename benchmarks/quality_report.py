@@ -31,13 +31,13 @@ import pandas as pd
 import psutil
 
 from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.ml.memory import GIB
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "quality_report.json"
 RUN_RESULTS = PROJECT_ROOT / "target" / "run_results.json"
 # the steps a sample can fall in outside dbt's nodes
 BEFORE_DBT = "load (before dbt's first node)"
 BETWEEN_NODES = "dbt, between nodes"
-GIB = 1024**3
 # The README's real-data CPU command; tests/python/test_docs_commands.py checks the README carries it.
 README_COMMAND = (
     "make build CORPUS=../shared/data "

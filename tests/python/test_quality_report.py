@@ -9,6 +9,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.ml.memory import GIB
 
 spec = importlib.util.spec_from_file_location(
     "quality_report", PROJECT_ROOT / "benchmarks" / "quality_report.py"
@@ -17,7 +18,6 @@ quality_report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(quality_report)
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-GIB = 1024**3
 
 
 def at(seconds: float) -> datetime:
