@@ -28,21 +28,25 @@ GPU_VARS='{"training": {"max_pairs": null, "max_seq_length": 256, "batch_size": 
 started=$(date +%s)
 
 echo "== install into ${VENV}"
-if [ "${SYSTEM_PACKAGES:-0}" = 1 ]; then
-    test -n "${WHEELS:-}" || { echo "SYSTEM_PACKAGES=1 needs WHEELS: the wheels of what the machine lacks" >&2; exit 2; }
-    if ! test -x "${VENV}/bin/python"; then
-        "${PYTHON}" -m venv "${VENV}"
+system_packages=${SYSTEM_PACKAGES:-0}
+if [ "${system_packages}" = 1 ] && [ -z "${WHEELS:-}" ]; then
+    echo "SYSTEM_PACKAGES=1 needs WHEELS: the wheels of what the machine lacks" >&2
+    exit 2
+fi
+if ! test -x "${VENV}/bin/python"; then
+    "${PYTHON}" -m venv "${VENV}"
+    if [ "${system_packages}" = 1 ]; then
         # The machine's packages by path, not by --system-site-packages: where PYTHON is itself a venv's
         # python (as on many GPU images), --system-site-packages would see the base interpreter's, not them.
         venv_site=$("${VENV}/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
         "${PYTHON}" -c 'import site; print("\n".join(site.getsitepackages()))' > "${venv_site}/_machine_packages.pth"
     fi
+fi
+if [ "${system_packages}" = 1 ]; then
     "${VENV}/bin/python" -m pip install --quiet --no-index --no-deps --no-compile "${WHEELS}"/*.whl
 elif [ -n "${WHEELS:-}" ]; then
-    test -x "${VENV}/bin/python" || "${PYTHON}" -m venv "${VENV}"
     "${VENV}/bin/python" -m pip install --quiet --no-index --find-links "${WHEELS}" -r requirements.txt
 else
-    test -x "${VENV}/bin/python" || "${PYTHON}" -m venv "${VENV}"
     # torch==2.13.0 (pinned in requirements.txt) resolves to its CUDA build on a machine with a GPU.
     "${VENV}/bin/python" -m pip install --quiet -r requirements.txt
 fi
