@@ -17,7 +17,7 @@ ACTIVATE_LINE := . "$(CURDIR)/env.sh"
 ACTIVATE_ENV = grep -qsxF '$(ACTIVATE_LINE)' $(BIN)/activate \
 	|| printf '%s\n' '' '\# vectorfin_finetune: the project environment (paths, offline settings)' '$(ACTIVATE_LINE)' >> $(BIN)/activate
 
-.PHONY: build load test lint docs clean activate-env
+.PHONY: build load test lint docs clean activate-env comparison-models
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(WITH_ENV) $(BIN)/python -m vectorfin setup-duckdb
 	$(ACTIVATE_ENV)
 	touch $@
+
+# all-mpnet-base-v2 in comparison_models/, for var comparison_models (not in the quick start: 438 MB).
+comparison-models: $(BIN)/.installed
+	$(WITH_ENV) $(BIN)/python -m vectorfin install-comparison-model
 
 # For a virtualenv made before the hook existed (the install step above does this itself).
 activate-env:

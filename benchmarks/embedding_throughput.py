@@ -43,7 +43,7 @@ from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import DEFAULT_COMMIT_EVERY, embed_missing_chunks
 from vectorfin.ml.encoders import use_backend
 from vectorfin.ml.evaluation import evaluate_models
-from vectorfin.ml.runs import cap_eval_sets
+from vectorfin.ml.runs import tune_sample
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "embedding_throughput.json"
 NDCG = "ndcg@10"
@@ -145,7 +145,7 @@ def main() -> None:
 
         # (c) retrieval quality of each backend on every evaluation set
         if not args.skip_quality:
-            queries, corpus, qrels = cap_eval_sets(*eval_marts, args.max_queries, args.max_corpus)
+            queries, corpus, qrels = tune_sample(*eval_marts, args.max_queries, args.max_corpus)
             started = time.perf_counter()
             metrics = evaluate_models(
                 models, queries, corpus, qrels, max_seq_length=models[args.backends[0]].max_seq_length

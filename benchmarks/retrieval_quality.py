@@ -24,7 +24,7 @@ from vectorfin.config import PROJECT_ROOT, Settings
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import choose_device
 from vectorfin.ml.evaluation import evaluate_models
-from vectorfin.ml.runs import cap_eval_sets, sample_pairs
+from vectorfin.ml.runs import sample_pairs, tune_sample
 from vectorfin.ml.training import load_trained_model, train_model
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "retrieval_quality.json"
@@ -49,7 +49,7 @@ def main() -> None:
             connection.sql(f"select * from {name}").df()
             for name in ("eval_queries", "eval_corpus", "eval_qrels")
         )
-    queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, args.max_queries, args.max_corpus)
+    queries, corpus, qrels = tune_sample(queries, corpus, qrels, args.max_queries, args.max_corpus)
     config = TrainingConfig(
         max_seq_length=args.max_seq_length, batch_size=args.batch_size, learning_rate=args.learning_rate
     )

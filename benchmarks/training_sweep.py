@@ -34,12 +34,13 @@ from sentence_transformers import SentenceTransformer
 from vectorfin.config import PROJECT_ROOT, Settings
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import evaluate_models, sts_spearman
-from vectorfin.ml.runs import cap_eval_sets, sample_pairs
+from vectorfin.ml.runs import sample_pairs, tune_sample
 from vectorfin.ml.training import load_trained_model, train_model
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "training_sweep.jsonl"
 # The centre every group varies one setting around: the project defaults at a CPU-sized budget,
 # trained and scored once.
+QUESTIONS = "filing_figure_questions"
 CENTRE: dict[str, Any] = {"max_pairs": 1000, "max_seq_length": 128, "kept_strategies_passes": 1}
 GROUPS: dict[str, list[dict[str, Any]]] = {
     "learning_curve": [{"max_pairs": pairs} for pairs in (250, 500, 2000, 4000)],
@@ -51,7 +52,12 @@ GROUPS: dict[str, list[dict[str, Any]]] = {
     "max_seq_length": [{"max_seq_length": length} for length in (64, 256)],
     "scale": [{"scale": scale} for scale in (10.0, 50.0)],
     "batch_size": [{"batch_size": size} for size in (16, 256)],
+    # the question-shaped strategy alone, and the mix without it (the centre is the mix with it)
+    "question_pairs": [{"only_strategy": QUESTIONS}, {"without_strategy": QUESTIONS}],
+    "matryoshka": [{"matryoshka_dims": []}],
 }
+# Keys of a variant that choose its pairs rather than a training setting.
+PAIR_CHOICES = ("only_strategy", "without_strategy")
 STS_SPLIT = "test"
 
 
@@ -66,7 +72,7 @@ def load_marts(
             for name in ("eval_queries", "eval_corpus", "eval_qrels")
         )
         sts = connection.sql(f"select * from stg_external_files__stsb_pairs where split = '{STS_SPLIT}'").df()
-    queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, max_queries, max_corpus)
+    queries, corpus, qrels = tune_sample(queries, corpus, qrels, max_queries, max_corpus)
     return pairs, queries, corpus, qrels, sts
 
 
@@ -132,8 +138,8 @@ def main() -> None:
         if name in done:
             continue
         settings = {**CENTRE, **change}
-        config = TrainingConfig.from_mapping(settings)
-        pairs = sample_pairs(marts[0], config.max_pairs)
+        config = TrainingConfig.from_mapping({k: v for k, v in settings.items() if k not in PAIR_CHOICES})
+        pairs = sample_pairs(chosen_pairs(marts[0], settings), config.max_pairs)
         with tempfile.TemporaryDirectory(prefix="vectorfin-sweep-") as scratch:
             started = time.perf_counter()
             result = train_model(pairs, config, Path(scratch, "model"))
@@ -153,6 +159,15 @@ def main() -> None:
         )
         print(f"{name}: {scores}", flush=True)
     print_table()
+
+
+def chosen_pairs(pairs: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
+    """The pairs a variant samples from: one strategy's, all but one strategy's, or all."""
+    if "only_strategy" in settings:
+        return pairs[pairs["strategy"] == settings["only_strategy"]]
+    if "without_strategy" in settings:
+        return pairs[pairs["strategy"] != settings["without_strategy"]]
+    return pairs
 
 
 def _append(row: dict[str, Any]) -> None:

@@ -1,5 +1,8 @@
-"""Base model vs tuned model vs BM25 vs their fusion on every evaluation set, and STS Benchmark
-Spearman of base and tuned (the forgetting guard): one row per (model, set, metric)."""
+"""Base model vs tuned model (and its Matryoshka prefixes) vs comparison models vs BM25 vs their fusion
+on every evaluation set's tune and test parts, and STS Benchmark Spearman of base and tuned (the
+forgetting guard): one row per (model, set, part, metric)."""
+
+import json
 
 from vectorfin.ml.runs import current_run, evaluate
 
@@ -14,8 +17,7 @@ def model(dbt, session):
         dbt.ref("eval_queries").df(),
         dbt.ref("eval_corpus").df(),
         dbt.ref("eval_qrels").df(),
-        max_queries=dbt.config.get("max_queries") or None,
-        max_corpus=dbt.config.get("max_corpus") or None,
-        hybrid_dense_weight=float(dbt.config.get("hybrid_dense_weight")),
+        hybrid_dense_weight=json.loads(dbt.config.get("hybrid_dense_weight")),
+        comparison_models=json.loads(dbt.config.get("comparison_models")),
         sts_pairs=sts[sts["split"] == STS_SPLIT],
     )

@@ -143,13 +143,38 @@
 {% endmacro %}
 
 
+{% macro hybrid_dense_weight_sql(run_id) %}
+    {#- The dense side's weight in hybrid search: var hybrid_dense_weight, or when it is null the weight
+        retrieval_metrics chose for the published run on var main_eval_set's tune part (the corpus's own
+        kind of search), read by the search query itself; an error when it has no such row. -#}
+    {%- set metrics = ref('retrieval_metrics') -%}
+    {%- set dense_weight = var('hybrid_dense_weight') -%}
+    {%- if dense_weight is none -%}
+        (select coalesce(any_value(dense_weight), error({{ sql_string(
+            "no fusion weight for the published run " ~ run_id ~ " on " ~ var('main_eval_set')
+            ~ " in retrieval_metrics (it holds another run's scores): rebuild retrieval_metrics for it, "
+            ~ "or set var hybrid_dense_weight"
+        ) }}))
+        from {{ metrics }}
+        where model = 'tuned+bm25' and eval_set = {{ sql_string(var('main_eval_set')) }}
+            and model_run_id = {{ sql_string(run_id ~ '+bm25') }})
+    {%- elif dense_weight is not number or dense_weight is boolean or dense_weight < 0 or dense_weight > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var hybrid_dense_weight must be a number in [0, 1] or null, got " ~ (dense_weight | string)
+        ) }}
+    {%- else -%}
+        {{ dense_weight | float }}
+    {%- endif -%}
+{% endmacro %}
+
+
 {% macro semantic_search(query_text, k=10, mode='dense', ticker=none, period=none, as_of=none) %}
     {#- The top-k chunks of the published run for a query, served from search_chunks and its indexes:
           dense    cosine similarity of the query's embedding (the published run's model), by the HNSW index
           keyword  BM25 over the full-text index (match_bm25)
           hybrid   weighted reciprocal rank fusion of the two rankings, each cut at var search_fusion_depth:
                    vectorfin_rrf_score, the rule the evaluation scores hybrids with (vectorfin.fusion;
-                   weight var hybrid_dense_weight, constant RRF_K); a chunk one side did not return gets
+                   weight hybrid_dense_weight_sql, constant RRF_K); a chunk one side did not return gets
                    nothing from that side
         Filters: ticker, period, as_of (search_filters). HNSW finds the nearest chunks first and a filter
         then drops some, so a filtered dense search over-fetches: 4 times the chunks it needs, scaled by
@@ -169,18 +194,16 @@
             "semantic_search: mode must be one of " ~ (search_modes() | join(', ')) ~ ", got " ~ (mode | string)
         ) }}
     {%- endif -%}
-    {%- set dense_weight = var('hybrid_dense_weight') -%}
-    {%- if dense_weight is not number or dense_weight is boolean or dense_weight < 0 or dense_weight > 1 -%}
-        {{ exceptions.raise_compiler_error(
-            "var hybrid_dense_weight must be a number in [0, 1], got " ~ (dense_weight | string)
-        ) }}
-    {%- endif -%}
     {%- set fusion_depth = sql_positive_integer(var('search_fusion_depth'), 'var search_fusion_depth') | int -%}
     {%- set exact_max = sql_positive_integer(var('search_exact_max_chunks'), 'var search_exact_max_chunks') | int -%}
     {%- set filters = search_filters(ticker, period, as_of) -%}
     {%- set target = search_target(filters) -%}
+    {%- set dense_weight = hybrid_dense_weight_sql(target.run.run_id) -%}
     {%- set relation = target.relation -%}
     {%- set query = sql_string(query_text) -%}
+    {#- the query's vector cut to the dims search_chunks serves (all of them, or its Matryoshka prefix) -#}
+    {%- set query_vector = "list_slice(vectorfin_embed(" ~ query ~ ", " ~ sql_string(target.run.artifact_path)
+        ~ "), 1, " ~ target.vector_type[6:-1] ~ ")::" ~ target.vector_type -%}
     {%- set depth = [limit, fusion_depth] | max if mode == 'hybrid' else limit -%}
     {%- set exact = filters and target.kept <= exact_max -%}
     {%- set fetch = depth if not filters else
@@ -194,7 +217,7 @@
         select
             chunk_id,
             1 - array_cosine_similarity(
-                embedding, vectorfin_embed({{ query }}, {{ sql_string(target.run.artifact_path) }})::{{ target.vector_type }}
+                embedding, {{ query_vector }}
             ) as distance
         from {{ relation }}
         where {{ filters | join(' and ') }}
@@ -208,7 +231,7 @@
             fiscal_period,
             knowledge_ts,
             array_cosine_distance(
-                embedding, vectorfin_embed({{ query }}, {{ sql_string(target.run.artifact_path) }})::{{ target.vector_type }}
+                embedding, {{ query_vector }}
             ) as distance
         from {{ relation }}
         order by distance
@@ -290,7 +313,7 @@
             vectorfin_rrf_score(
                 coalesce(dense_ranked.dense_rank::double, 'infinity'),
                 coalesce(keyword_ranked.keyword_rank::double, 'infinity'),
-                {{ dense_weight | float }}
+                {{ dense_weight }}
             ) as score,
             dense_ranked.dense_rank,
             keyword_ranked.keyword_rank

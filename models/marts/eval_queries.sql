@@ -6,6 +6,11 @@
 --   convfinqa_dev      the first question of each ConvFinQA dev conversation, when its file is present
 --   probe_euphemisms   seed probe_euphemisms: an evasive phrase, to be matched with its plain meaning
 --   probe_risk_factors seed probe_risk_statements: a risk statement, to be matched with its factor
+-- Each query's eval_group is what its set is split by: the company (heldout_pairs), the labelled group (a
+-- TAT-QA report), the filer of the ConvFinQA page, the probe item itself. A group is in the locked test
+-- part when stable_fraction(set|group) < var eval_test_fraction, else in the tune part: every choice (a
+-- default, a sweep, the fusion weight) reads the tune part only, the reported figures the test part. A
+-- group's queries are never on both sides, so a choice cannot learn a report or a company the test asks of.
 with heldout as (
 
     select
@@ -13,6 +18,7 @@ with heldout as (
         query_id,
         anchor_text as query_text,
         min(strategy) as strategy,
+        min(ticker) as eval_group,
         min(ticker) as ticker,
         min(fiscal_period) as fiscal_period,
         max(knowledge_ts) as knowledge_ts
@@ -28,6 +34,7 @@ labelled as (
         questions.question_key as query_id,
         questions.question_text as query_text,
         'labelled_questions' as strategy,
+        passages.group_id as eval_group,
         cast(null as varchar) as ticker,
         cast(null as varchar) as fiscal_period,
         passages.knowledge_ts
@@ -44,6 +51,7 @@ convfinqa as (
         conversation_id as query_id,
         first_question as query_text,
         cast(null as varchar) as strategy,
+        split_part(page_id, '/', 1) as eval_group,
         cast(null as varchar) as ticker,
         cast(null as varchar) as fiscal_period,
         cast(null as timestamp) as knowledge_ts
@@ -59,6 +67,7 @@ euphemisms as (
         euphemism_id as query_id,
         euphemism as query_text,
         cast(null as varchar) as strategy,
+        euphemism_id as eval_group,
         cast(null as varchar) as ticker,
         cast(null as varchar) as fiscal_period,
         cast(null as timestamp) as knowledge_ts
@@ -73,19 +82,33 @@ risk_statements as (
         statement_id as query_id,
         statement as query_text,
         cast(null as varchar) as strategy,
+        statement_id as eval_group,
         cast(null as varchar) as ticker,
         cast(null as varchar) as fiscal_period,
         cast(null as timestamp) as knowledge_ts
     from {{ ref('probe_risk_statements') }}
 
+),
+
+unioned as (
+
+    select * from heldout
+    union all
+    select * from labelled
+    union all
+    select * from convfinqa
+    union all
+    select * from euphemisms
+    union all
+    select * from risk_statements
+
 )
 
-select * from heldout
-union all
-select * from labelled
-union all
-select * from convfinqa
-union all
-select * from euphemisms
-union all
-select * from risk_statements
+select
+    *,
+    case
+        when {{ stable_fraction("eval_set || '|' || eval_group", 'eval_part') }} < {{ var('eval_test_fraction') }}
+            then 'test'
+        else 'tune'
+    end as eval_part
+from unioned

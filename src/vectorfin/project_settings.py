@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from vectorfin.dbt_settings import is_number
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import DEVICES
+from vectorfin.ml.labels import RESERVED_MODEL_LABELS
 from vectorfin.quality import gate_thresholds
 
 Check = Callable[[Any], list[str]]
@@ -169,6 +171,28 @@ def snapshot_pins(value: Any) -> list[str]:
     ]
 
 
+def comparison_models(value: Any) -> list[str]:
+    """A list of local sentence-transformers folders, each named apart from the others and from the
+    project's own labels (its folder name labels it in retrieval_metrics)."""
+    if not isinstance(value, list):
+        return [f"must be a list of local model folders, got {value!r}"]
+    problems, labels = [], set()
+    for path in value:
+        if not isinstance(path, str) or not path.strip():
+            problems.append(f"{path!r} is not a folder path")
+            continue
+        label = Path(path).name
+        if not (Path(path) / "modules.json").is_file():
+            problems.append(
+                f"{path!r} is not a sentence-transformers folder (no modules.json); "
+                "`make comparison-models` installs all-mpnet-base-v2"
+            )
+        if label in labels or label in RESERVED_MODEL_LABELS:
+            problems.append(f"{path!r}: the label {label!r} (the folder's name) is taken; rename the folder")
+        labels.add(label)
+    return problems
+
+
 def mapping(check_values: Callable[[Mapping[str, Any]], Any]) -> Check:
     """A mapping that `check_values` accepts (it raises ValueError naming what is wrong)."""
 
@@ -220,6 +244,7 @@ SETTINGS: dict[str, Check] = {
     "risk_factor_skip_definition_lists": boolean,
     "cross_source_min_shared_figures": integer(1),
     "cross_source_min_figure_score": number(0, None),
+    "filing_question_min_table_rows": integer(1),
     "negatives_per_pair": integer(1),
     "hard_negative_round": one_of(1, 2),
     "hard_negative_embeddings_run": lambda value: (
@@ -243,13 +268,14 @@ SETTINGS: dict[str, Check] = {
     "training_device": one_of("", *DEVICES),
     "main_eval_set": one_of(*EVAL_SETS),
     "max_ndcg_regression_vs_base": number(0, 1),
-    "hybrid_dense_weight": number(0, 1),
+    "hybrid_dense_weight": lambda value: [] if value is None else number(0, 1)(value),
     "max_stsb_drop": number(0, 2),
     "regression_min_queries": integer(1),
-    "eval_max_queries": integer(1, optional=True),
-    "eval_max_corpus": integer(1, optional=True),
+    "eval_test_fraction": number(0, 1, low_open=True, high_open=True),
+    "comparison_models": comparison_models,
     "search_fusion_depth": integer(1),
     "search_exact_max_chunks": integer(1),
+    "search_embedding_dims": integer(1, optional=True),
     "embedding_backend": one_of(*EMBEDDING_BACKENDS),
     "embedding_commit_every": integer(1),
 }
@@ -289,6 +315,14 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
             problems.append("pair_strategies: every strategy is disabled; enable at least one")
     if isinstance(registry, Mapping) and not registry:
         problems.append("pair_strategies: registers no strategy")
+    dims, training = values.get("search_embedding_dims"), values.get("training")
+    if isinstance(dims, int) and not isinstance(dims, bool) and isinstance(training, Mapping):
+        trained = training.get("matryoshka_dims", TrainingConfig().matryoshka_dims)
+        if isinstance(trained, list | tuple) and dims not in trained:
+            problems.append(
+                f"search_embedding_dims: {dims} is not a prefix the model is trained to serve alone "
+                f"(training.matryoshka_dims: {list(trained)})"
+            )
     quality_gate = values.get("quality_gate")
     if quality_gate is not None and not isinstance(quality_gate, Mapping):
         problems.append(f"quality_gate: must be a mapping, got {quality_gate!r}")

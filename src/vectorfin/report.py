@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vectorfin.files import write_atomically
+from vectorfin.ml.labels import BASE_LABEL, TEST_PART, TUNED_LABEL
 
 REPORT_DIR = "report"  # inside the run's artifact folder
 REPORT_PAGE = "README.md"
@@ -53,6 +54,7 @@ MODEL_COLOURS = {
     "base+bm25": "#c7c7c7",
     "tuned+bm25": "#9ecae1",
 }
+COMPARISON_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 PASS_COLOUR, FAIL_COLOUR = "#d8f0d2", "#f6d0cc"
 BAR_COLOUR = "#1f77b4"
 DPI = 110
@@ -239,35 +241,66 @@ def loss_section(run: pd.Series) -> Section:
 
 
 def ndcg_section(metrics: pd.DataFrame, run_id: str) -> Section:
-    title = "NDCG@10 per evaluation set"
+    title = "NDCG@10 per evaluation set, locked test part"
     figure, axes = new_figure(f"{title}, run {run_id}", height=4.2)
-    evaluated = _runs_judged(metrics[metrics["model"] == "tuned"])
+    evaluated = _runs_judged(metrics[metrics["model"] == TUNED_LABEL])
     if evaluated != {run_id}:
         message = _not_this_run("retrieval_metrics", evaluated)
         no_data(axes, message)
         return Section("ndcg_at_10", title, message, figure, "")
-    ndcg = metrics[metrics["metric"] == NDCG].pivot_table(index="eval_set", columns="model", values="value")
-    models = [model for model in MODEL_COLOURS if model in ndcg.columns]
+    test = metrics[(metrics["metric"] == NDCG) & (metrics["eval_part"] == TEST_PART)]
+    ndcg = test.pivot_table(index="eval_set", columns="model", values="value")
+    # the project's scorers in a fixed order and colour, then the comparison models (labelled by folder)
+    compared = sorted(label for label in ndcg.columns if label not in MODEL_COLOURS and "@" not in label)
+    colours = {**MODEL_COLOURS, **dict(zip(compared, COMPARISON_COLOURS, strict=False))}
+    models = [model for model in colours if model in ndcg.columns]
     width = 0.8 / max(1, len(models))
     for offset, model in enumerate(models):
         positions = [index + (offset - (len(models) - 1) / 2) * width for index in range(len(ndcg))]
-        bars = axes.bar(positions, ndcg[model].fillna(0), width, label=model, color=MODEL_COLOURS[model])
+        bars = axes.bar(positions, ndcg[model].fillna(0), width, label=model, color=colours[model])
         axes.bar_label(bars, labels=[f"{value:.2f}" for value in ndcg[model].fillna(0)], fontsize=7)
     axes.set_xticks(range(len(ndcg)), [_shorten(name, 24) for name in ndcg.index])
     axes.set_ylabel(NDCG)
     axes.set_ylim(0, 1.05)
-    axes.legend(ncols=len(models), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    axes.legend(ncols=min(len(models), 4), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    tuned = test[test["model"] == TUNED_LABEL].set_index("eval_set")
+    base = ndcg.get(BASE_LABEL, pd.Series(dtype=float))
     gains = [
-        f"{eval_set} {(row['tuned'] / row['base'] - 1):+.1%}"
-        for eval_set, row in ndcg.iterrows()
-        if row.get("base") and pd.notna(row.get("tuned"))
+        f"{eval_set} {row['value'] / base[eval_set] - 1:+.1%} ({row['vs_base']:+.4f}, 95% interval "
+        f"[{row['vs_base_ci_low']:+.4f}, {row['vs_base_ci_high']:+.4f}]"
+        + (", within noise)" if row["vs_base_ci_low"] <= 0 <= row["vs_base_ci_high"] else ")")
+        for eval_set, row in tuned.iterrows()
+        if pd.notna(row["vs_base"]) and base.get(eval_set)
     ]
-    summary = "tuned vs base NDCG@10: " + (", ".join(gains) if gains else "no set scored both")
-    table = markdown_table(
-        ["eval set", *models],
-        [[eval_set, *(_number(row.get(model)) for model in models)] for eval_set, row in ndcg.iterrows()],
+    summary = "tuned vs base NDCG@10 on the test part: " + (
+        ", ".join(gains) if gains else "no set scored both"
     )
+    queries = test.groupby("eval_set")["n_queries"].max()
+    table = markdown_table(
+        ["eval set", "queries", *models],
+        [
+            [
+                eval_set,
+                queries.get(eval_set, "n/a"),
+                *(_number(row.get(model)) for model in models),
+            ]
+            for eval_set, row in ndcg.iterrows()
+        ],
+    )
+    prefixes = sorted((label for label in ndcg.columns if label.startswith(f"{TUNED_LABEL}@")), key=_dims)
+    if prefixes:
+        table += "\n\nMatryoshka prefixes of the tuned model (NDCG@10, test part):\n\n" + markdown_table(
+            ["eval set", TUNED_LABEL, *prefixes],
+            [
+                [eval_set, *(_number(row.get(model)) for model in (TUNED_LABEL, *prefixes))]
+                for eval_set, row in ndcg.iterrows()
+            ],
+        )
     return Section("ndcg_at_10", title, summary, figure, table)
+
+
+def _dims(label: str) -> int:
+    return -int(label.rpartition("@")[2])
 
 
 def checks_section(checks: pd.DataFrame, run_id: str) -> Section:

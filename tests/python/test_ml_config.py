@@ -48,6 +48,11 @@ def test_absurd_learning_rates_are_rejected(learning_rate):
         ({"scale": 0}, "scale must be in (0, 100]"),
         ({"gradient_checkpointing": "maybe"}, "gradient_checkpointing='maybe' is not a valid bool"),
         ({"lora_r": None}, "lora_r must be set"),
+        ({"matryoshka_dims": [384, 0]}, "matryoshka_dims must all be at least 1, got [384, 0]"),
+        ({"matryoshka_dims": [64, 128]}, "matryoshka_dims must be strictly decreasing"),
+        ({"matryoshka_dims": [384, 128, 128]}, "matryoshka_dims must be strictly decreasing"),
+        ({"matryoshka_dims": [384, 64.5]}, "matryoshka_dims=[384, 64.5] is not a valid tuple"),
+        ({"matryoshka_dims": [384, True]}, "matryoshka_dims=[384, True] is not a valid tuple"),
     ],
 )
 def test_settings_out_of_range_name_the_setting(setting, message):
@@ -78,6 +83,11 @@ def test_from_mapping_converts_yaml_scalars_and_lists():
     assert config.epochs == 2
     assert config.target_modules == ("query", "value")
     assert TrainingConfig.from_mapping(None) == TrainingConfig()
+
+
+def test_matryoshka_dims_read_as_whole_numbers_and_empty_is_off():
+    assert TrainingConfig.from_mapping({"matryoshka_dims": ["384", 64.0]}).matryoshka_dims == (384, 64)
+    assert TrainingConfig(matryoshka_dims=[]).matryoshka_dims == ()
 
 
 def test_from_mapping_rejects_unknown_keys_naming_the_valid_ones():

@@ -23,15 +23,21 @@ from vectorfin.config import PROJECT_ROOT
 from vectorfin.loading.readers import read_corpora
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import (
+    FUSION_WEIGHT_GRID,
     METRICS,
+    RESULT_COLUMNS,
+    _ranks,
+    chosen_fusion_weight,
     chunk_corpus,
     document_scores,
     evaluate_models,
+    paired_bootstrap_interval,
     rank_documents,
     ranking_metrics,
     reciprocal_rank_fusion,
     split_into_chunks,
     sts_spearman,
+    truncated,
 )
 
 RANKED = ["d1", "d2", "d3", "d4"]
@@ -289,6 +295,7 @@ def _eval_frames():
         {
             "eval_set": ["filings", "filings", "filings", "calls"],
             "query_id": ["q1", "q2", "q_unjudged", "q1"],
+            "eval_part": ["tune", "test", "test", "test"],
             "query_text": [
                 "quarterly dividend per share",
                 "interest rate risk on floating rate debt",
@@ -324,7 +331,7 @@ def _eval_frames():
 
 
 @pytest.mark.slow
-def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model, caplog):
+def test_evaluate_models_reports_every_metric_per_model_eval_set_and_part(base_model, caplog):
     queries, corpus, qrels = _eval_frames()
     caplog.set_level(logging.INFO, logger="vectorfin.progress")
     result = evaluate_models(
@@ -334,15 +341,22 @@ def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model,
         qrels,
         run_ids={"base": "run-0"},
         max_seq_length=24,
-        hybrid_dense_weight=0.5,
+        fusion_weights=(0.5,),
+        truncated_dims={"base": [64]},
     )
-    assert list(result.columns) == ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
-    assert len(result) == 3 * 2 * len(METRICS)  # base, bm25 and their fusion, on two sets
-    assert set(result["model_run_id"]) == {"run-0", "bm25", "run-0+bm25"}
-    n_queries = result.groupby("eval_set")["n_queries"].first().to_dict()
-    assert n_queries == {"calls": 1, "filings": 2}  # the unjudged query is left out
-    # Both scorers find every relevant document first on this easy set.
+    assert list(result.columns) == RESULT_COLUMNS
+    # base, its 64-dim prefix, bm25 and base's fusion; filings has a tune and a test query, calls a test one
+    assert len(result) == 4 * 3 * len(METRICS)
+    assert set(result["model"]) == {"base", "base@64", "bm25", "base+bm25"}
+    assert set(result["model_run_id"]) == {"run-0", "base@64", "bm25", "run-0+bm25"}
+    n_queries = result.groupby(["eval_set", "eval_part"])["n_queries"].first().to_dict()
+    assert n_queries == {("calls", "test"): 1, ("filings", "test"): 1, ("filings", "tune"): 1}
+    # Every scorer finds every relevant document first on this easy set.
     assert result["value"].tolist() == pytest.approx([1.0] * len(result))
+    assert result.loc[result["model"] == "base+bm25", "dense_weight"].eq(0.5).all()
+    others = result[result["model"] != "base"]
+    assert others["vs_base"].tolist() == pytest.approx([0.0] * len(others))
+    assert result.loc[result["model"] == "base", "vs_base"].isna().all()
     # Encoding logs its progress per eval set and dense model: texts done, a rate (then an ETA, or done).
     progress = [record.getMessage() for record in caplog.records if record.name == "vectorfin.progress"]
     assert [line.split(":")[0] for line in progress] == [
@@ -352,3 +366,50 @@ def test_evaluate_models_reports_every_metric_per_model_and_eval_set(base_model,
     assert all(re.search(r": (\d+)/\1 texts \(100%\), [0-9.]+ texts/s, done$", line) for line in progress), (
         progress
     )
+
+
+def test_rank_documents_is_a_stable_sorts_top_k_without_sorting_everything():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 6, size=(40, 300)).astype(float)  # many ties, at the cut-off too
+    doc_ids = [f"d{index}" for index in range(300)]
+    expected = [[doc_ids[i] for i in row[:20]] for row in np.argsort(-scores, axis=1, kind="stable")]
+    assert rank_documents(scores, doc_ids, depth=20) == expected
+
+
+def test_ranks_number_documents_from_one_in_score_order():
+    np.testing.assert_array_equal(_ranks(np.array([[0.2, 0.9, 0.5]])), [[3, 1, 2]])
+
+
+def test_a_truncated_embedding_is_unit_length_prefix():
+    vectors = np.array([[0.6, 0.0, 0.8], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(truncated(vectors, 2), [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_the_fusion_weight_is_chosen_on_the_tune_rows_alone():
+    # Row 0 (tune): dense is right (doc 0), keyword wrong. Row 1 (test): the reverse.
+    dense = _ranks(np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]]))
+    keyword = _ranks(np.array([[0.0, 0.1, 0.9], [0.0, 0.1, 0.9]]))
+    tune_rows = np.array([True, False])
+
+    def score(fused):  # the tune rows' "NDCG": doc 0 strictly above doc 2
+        return float(np.mean(fused[:, 0] > fused[:, 2]))
+
+    # dense must lead on the tune row, and of the weights that do, the one nearest even fusion wins;
+    # the test row (where keyword is right) is never read
+    assert chosen_fusion_weight(dense, keyword, tune_rows, FUSION_WEIGHT_GRID, score) == 0.6
+    # every weight scores the same: the tie goes to the even fusion
+    assert chosen_fusion_weight(dense, keyword, tune_rows, FUSION_WEIGHT_GRID, lambda fused: 1.0) == 0.5
+    # no tune rows: the even fusion, without reading the test rows
+    assert chosen_fusion_weight(dense, keyword, np.array([False, False]), FUSION_WEIGHT_GRID, score) == 0.5
+
+
+def test_the_paired_bootstrap_interval_holds_zero_only_for_noise():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, 400)
+    better = base + 0.05 + rng.normal(0, 0.05, 400)
+    low, high = paired_bootstrap_interval(better, base)
+    assert 0 < low < 0.05 < high
+    noise = base + rng.normal(0, 0.05, 400)
+    low, high = paired_bootstrap_interval(noise, base)
+    assert low < 0 < high
+    assert paired_bootstrap_interval(better, base) == paired_bootstrap_interval(better, base)  # fixed seed

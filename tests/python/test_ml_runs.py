@@ -15,7 +15,6 @@ from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.ml.runs import (
     Publication,
-    cap_eval_sets,
     current_run,
     early_stopping_pairs,
     embeddings_table_sql,
@@ -24,6 +23,7 @@ from vectorfin.ml.runs import (
     publication,
     read_cached_evaluation,
     sample_pairs,
+    tune_sample,
     write_parquet_atomically,
 )
 
@@ -212,38 +212,45 @@ def test_a_truncated_or_foreign_cache_is_recomputed(tmp_path: Path, caplog: pyte
     assert read_cached_evaluation(cache) is None
 
 
-def test_capped_eval_sets_keep_every_relevant_document() -> None:
+def test_the_tune_sample_keeps_every_relevant_document_and_no_test_query() -> None:
     queries = pd.DataFrame(
-        {"eval_set": "main", "query_id": [f"q{i}" for i in range(20)], "query_text": "question"}
+        {
+            "eval_set": "main",
+            "query_id": [f"q{i}" for i in range(30)],
+            "query_text": "question",
+            "eval_part": ["tune"] * 20 + ["test"] * 10,
+        }
     )
     corpus = pd.DataFrame({"eval_set": "main", "doc_id": [f"d{i}" for i in range(100)], "doc_text": "text"})
     qrels = pd.DataFrame(
         {
             "eval_set": "main",
-            "query_id": [f"q{i}" for i in range(20)],
-            "doc_id": [f"d{i}" for i in range(20)],
+            "query_id": [f"q{i}" for i in range(30)],
+            "doc_id": [f"d{i}" for i in range(30)],
             "relevance": 1,
         }
     )
 
-    kept_queries, kept_corpus, kept_qrels = cap_eval_sets(
-        queries, corpus, qrels, max_queries=5, max_corpus=12
-    )
+    kept_queries, kept_corpus, kept_qrels = tune_sample(queries, corpus, qrels, max_queries=5, max_corpus=12)
 
-    assert len(kept_queries) == 5
+    assert len(kept_queries) == 5 and set(kept_queries["eval_part"]) == {"tune"}
     assert len(kept_corpus) == 12
     assert set(kept_qrels["doc_id"]) <= set(kept_corpus["doc_id"])
     assert set(kept_qrels["query_id"]) == set(kept_queries["query_id"])
-    again = cap_eval_sets(queries.iloc[::-1], corpus.iloc[::-1], qrels, max_queries=5, max_corpus=12)
+    again = tune_sample(queries.iloc[::-1], corpus.iloc[::-1], qrels, max_queries=5, max_corpus=12)
     assert set(again[1]["doc_id"]) == set(kept_corpus["doc_id"])
+    everything = tune_sample(queries, corpus, qrels, None, None)[0]
+    assert set(everything["query_id"]) == {f"q{i}" for i in range(20)}  # the test part is never read
 
 
-def test_uncapped_eval_sets_drop_only_unjudged_queries() -> None:
-    queries = pd.DataFrame({"eval_set": "main", "query_id": ["q1", "q2"], "query_text": ["a", "b"]})
+def test_an_uncapped_tune_sample_drops_only_unjudged_queries() -> None:
+    queries = pd.DataFrame(
+        {"eval_set": "main", "query_id": ["q1", "q2"], "query_text": ["a", "b"], "eval_part": "tune"}
+    )
     corpus = pd.DataFrame({"eval_set": "main", "doc_id": ["d1", "d2"], "doc_text": ["x", "y"]})
     qrels = pd.DataFrame({"eval_set": "main", "query_id": ["q1"], "doc_id": ["d1"], "relevance": [1]})
 
-    kept_queries, kept_corpus, _ = cap_eval_sets(queries, corpus, qrels, None, None)
+    kept_queries, kept_corpus, _ = tune_sample(queries, corpus, qrels, None, None)
 
     assert kept_queries["query_id"].tolist() == ["q1"]
     assert len(kept_corpus) == 2

@@ -57,7 +57,23 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
         ({"as_of_ts": "yesterday'; drop table x; --"}, "as_of_ts: "),
         ({"main_eval_set": "heldout"}, "main_eval_set: must be one of 'heldout_pairs'"),
         ({"training_device": "gpu"}, "training_device: must be one of '', 'cuda', 'mps', 'cpu'"),
-        ({"eval_max_queries": 0}, "eval_max_queries: must be at least 1, got 0"),
+        ({"eval_test_fraction": 1}, "eval_test_fraction: must be in (0, 1), got 1"),
+        ({"search_embedding_dims": 0}, "search_embedding_dims: must be at least 1, got 0"),
+        ({"search_embedding_dims": 100}, "search_embedding_dims: 100 is not a prefix the model is trained"),
+        (
+            {"search_embedding_dims": 128, "training": {"matryoshka_dims": []}},
+            "search_embedding_dims: 128 is not a prefix the model is trained to serve alone",
+        ),
+        ({"hybrid_dense_weight": 1.5}, "hybrid_dense_weight: must be in [0, 1], got 1.5"),
+        (
+            {"comparison_models": "all-mpnet-base-v2"},
+            "comparison_models: must be a list of local model folders",
+        ),
+        (
+            {"comparison_models": ["/nowhere/all-mpnet-base-v2"]},
+            "comparison_models: '/nowhere/all-mpnet-base-v2' is not a sentence-transformers folder",
+        ),
+        ({"comparison_models": ["/nowhere/tuned"]}, "the label 'tuned' (the folder's name) is taken"),
         (
             {"embedding_backend": "onnx-int8"},
             "embedding_backend: must be one of 'torch', 'onnx', 'onnx_int8'",

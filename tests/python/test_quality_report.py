@@ -1,5 +1,5 @@
 """benchmarks/quality_report.py: memory samples placed in the dbt step that was running when each was
-taken (the benchmark's peak is reported per step)."""
+taken (the benchmark's peak is reported per step), and the quality table read from the locked test part."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
+import pytest
+
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.ml.memory import GIB
 
 spec = importlib.util.spec_from_file_location(
@@ -85,3 +89,26 @@ def test_results_older_than_the_command_are_not_used(tmp_path) -> None:
     ]
     os.utime(path, (written - 100, written - 100))
     assert quality_report.read_intervals(since=written - 1, path=path) == []
+
+
+def test_the_quality_table_reads_the_test_part_and_compares_what_the_targets_name() -> None:
+    rows = []
+    for part, shift in (("tune", 0.3), ("test", 0.0)):
+        for model, value in (
+            ("base", 0.40),
+            ("tuned", 0.50),
+            ("tuned@128", 0.49),
+            ("bm25", 0.45),
+            ("tuned+bm25", 0.55),
+            ("all-mpnet-base-v2", 0.44),
+        ):
+            interval = (0.1, 0.05, 0.15) if model == "tuned" else (None, None, None)
+            rows.append((model, model, "tatqa_dev", part, "ndcg@10", value + shift, 80, None, *interval))
+    table = quality_report.quality_table(pd.DataFrame(rows, columns=RESULT_COLUMNS)).loc["tatqa_dev"]
+    assert table["test_queries"] == 80
+    assert table["tuned"] == 0.5  # the test part's, never the tune part's
+    assert table["tuned_vs_base_%"] == pytest.approx(25.0)
+    assert table["tuned_minus_base_ci"] == "[+0.0500, +0.1500]"
+    assert table["tuned_vs_all-mpnet-base-v2_%"] == pytest.approx(13.6364)
+    assert table["hybrid_vs_best_side_%"] == pytest.approx(10.0)
+    assert table["tuned@128_vs_full_%"] == pytest.approx(-2.0)

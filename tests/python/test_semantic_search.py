@@ -160,10 +160,16 @@ def test_every_mode_returns_ranked_hits_of_the_published_run(
     assert all(-1 <= hit["score"] <= 1 for hit in hits["dense"])
 
 
-def test_hybrid_fuses_the_two_rankings_by_the_evaluations_rule(hits: dict[str, list[dict]]) -> None:
+def test_hybrid_fuses_the_two_rankings_by_the_evaluations_rule(
+    search_build: SearchBuild, hits: dict[str, list[dict]]
+) -> None:
     """Every hybrid score is vectorfin.fusion.rrf_score of the hit's dense and keyword ranks (a rank a side
-    did not return counts as infinite), with the var hybrid_dense_weight's default."""
-    weight = 0.5
+    did not return counts as infinite), at the weight retrieval_metrics chose for the published run on the
+    main eval set's tune part (var hybrid_dense_weight is null by default)."""
+    [(weight,)] = search_build.query(
+        "select dense_weight from retrieval_metrics where model = 'tuned+bm25' "
+        "and eval_set = 'heldout_pairs' and eval_part = 'test' and metric = 'ndcg@10'"
+    )
     fused = hits["hybrid_all"]
     assert any(hit["dense_rank"] and hit["keyword_rank"] for hit in fused)
     for hit in fused:
@@ -172,6 +178,59 @@ def test_hybrid_fuses_the_two_rankings_by_the_evaluations_rule(hits: dict[str, l
     dense_ids = {hit["chunk_id"] for hit in hits["dense_all"]}
     keyword_ids = {hit["chunk_id"] for hit in hits["keyword_all"]}
     assert {hit["chunk_id"] for hit in fused} == dense_ids | keyword_ids
+
+
+def test_a_set_fusion_weight_is_served_and_a_missing_chosen_one_is_a_clear_error(
+    search_build: SearchBuild, tmp_path: Path
+) -> None:
+    call = search_call("gross margin", k=ALL, mode="hybrid")
+    [hits] = search_build.show({"fixed": call}, vars={"hybrid_dense_weight": 1.0}).values()
+    # weight 1: the dense ranking alone orders the hits
+    dense_ranked = [hit for hit in hits if hit["dense_rank"] is not None]
+    assert [hit["dense_rank"] for hit in dense_ranked] == sorted(hit["dense_rank"] for hit in dense_ranked)
+    # retrieval_metrics holding another run's scores (a newer run that was not published)
+    copy = search_build.workspace.copy_to(tmp_path / "another_run_evaluated")
+    with duck.connect(str(copy.duckdb_path)) as connection:
+        connection.execute(
+            "update retrieval_metrics set model_run_id = 'another-run+bm25' where model = 'tuned+bm25'"
+        )
+    result = run_dbt(["show", "--inline", f"{{{{ {call} }}}}"], copy.env)
+    output = result.stdout + result.stderr
+    assert not result.ok
+    assert "no fusion weight for the published run" in output and "set var hybrid_dense_weight" in output, (
+        result.summary()
+    )
+
+
+def test_a_matryoshka_prefix_is_served_with_var_search_embedding_dims(
+    search_build: SearchBuild, tmp_path: Path
+) -> None:
+    """search_chunks rebuilt with search_embedding_dims holds unit-length prefixes of the published run's
+    vectors, and a dense search cuts the query's vector to the same prefix (through the HNSW index)."""
+    copy = search_build.workspace.copy_to(tmp_path / "prefix")
+    dims = {"search_embedding_dims": 128}
+    rebuilt = run_dbt(["run", "--select", "search_chunks"], copy.env, vars=dims)
+    assert rebuilt.ok, rebuilt.summary()
+    [(vector_type, shortest, longest)] = copy.query(
+        "select any_value(typeof(embedding)), min(sqrt(list_sum(list_transform(embedding::float[], "
+        "lambda v: v * v)))), max(sqrt(list_sum(list_transform(embedding::float[], lambda v: v * v)))) "
+        "from search_chunks"
+    )
+    assert vector_type == "FLOAT[128]"
+    assert math.isclose(shortest, 1, rel_tol=1e-5) and math.isclose(longest, 1, rel_tol=1e-5)
+    [(same_prefix,)] = copy.query(
+        "select bool_and(array_cosine_similarity(search.embedding, chunks.embedding[1:128]::float[128]) "
+        "> 0.9999) from search_chunks as search inner join chunk_embeddings as chunks using (chunk_id)"
+    )
+    assert same_prefix
+    result = run_dbt(
+        ["--quiet", "show", "--inline", f"{{{{ {search_call('gross margin', k=K)} }}}}", "--output", "json"],
+        copy.env,
+        vars=dims,
+    )
+    assert result.ok, result.summary()
+    found = json.loads(result.stdout)["show"]
+    assert [hit["dense_rank"] for hit in found] == [1, 2, 3]
 
 
 def test_as_of_returns_only_text_public_by_then(

@@ -13,6 +13,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
 from typing import Any
 
 import pandas as pd
@@ -49,6 +50,7 @@ class TrainingConfig:
     mini_batch_size: int | None = _DEFAULTS["mini_batch_size"]
     gradient_checkpointing: bool = _DEFAULTS["gradient_checkpointing"]
     scale: float = _DEFAULTS["scale"]
+    matryoshka_dims: tuple[int, ...] = tuple(_DEFAULTS["matryoshka_dims"])
     warmup_ratio: float = _DEFAULTS["warmup_ratio"]
     max_seq_length: int = _DEFAULTS["max_seq_length"]
     max_pairs: int | None = _DEFAULTS["max_pairs"]
@@ -164,6 +166,14 @@ def _problems(config: TrainingConfig) -> list[str]:
             problems.append(f"{name} must be in [0, 1), got {getattr(config, name)}")
     if not 0 < config.scale <= 100:
         problems.append(f"scale must be in (0, 100] (1 / temperature of the loss), got {config.scale}")
+    dims = config.matryoshka_dims
+    if any(dim < 1 for dim in dims):
+        problems.append(f"matryoshka_dims must all be at least 1, got {list(dims)}")
+    elif any(larger <= smaller for larger, smaller in pairwise(dims)):
+        problems.append(
+            "matryoshka_dims must be strictly decreasing (the model's dimension first, no repeats), "
+            f"got {list(dims)}"
+        )
     if not config.target_modules:
         problems.append("target_modules must name at least one module")
     if config.max_seq_length > 512:
@@ -182,7 +192,8 @@ def _convert(name: str, value: Any, hint: Any) -> Any:
     target = _non_optional(hint)
     try:
         if target is tuple:
-            return (value,) if isinstance(value, str) else tuple(str(item) for item in value)
+            item_type = _as_int if typing.get_args(hint)[0] is int else str
+            return tuple(item_type(item) for item in ((value,) if isinstance(value, str) else value))
         if target is bool:
             return _as_bool(value)
         if target is int:

@@ -25,17 +25,31 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from vectorfin.bm25 import BM25Index
 from vectorfin.fusion import RRF_K, rrf_score
 from vectorfin.ml.config import TrainingConfig
+from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, EVAL_PARTS, TUNE_PART
 from vectorfin.ml.progress import ProgressLog
 
 METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "map@100")
 RANK_DEPTH = 100  # the deepest cut-off any metric looks at
-DEFAULT_MAX_SEQ_LENGTH = 256
-RESULT_COLUMNS = ["model", "model_run_id", "eval_set", "metric", "value", "n_queries"]
-BM25_LABEL = "bm25"
-
-# A scorer maps (query texts, chunk texts, a label for its progress lines) to a (queries x chunks)
-# similarity matrix.
-ChunkScorer = Callable[[list[str], list[str], str], np.ndarray]
+RESULT_COLUMNS = [
+    "model",
+    "model_run_id",
+    "eval_set",
+    "eval_part",
+    "metric",
+    "value",
+    "n_queries",
+    "dense_weight",
+    "vs_base",
+    "vs_base_ci_low",
+    "vs_base_ci_high",
+]
+SELECTION_METRIC = "ndcg@10"  # what a choice made on the tune part (the fusion weight) maximises
+# Fusion weights tried on each set's tune part when var hybrid_dense_weight is null: 0 is BM25's ranking
+# alone, 1 the dense model's, so the chosen hybrid is at least as good as the better side on that part.
+FUSION_WEIGHT_GRID = tuple(step / 10 for step in range(11))
+CONFIDENCE = 0.95
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 0
 ENCODE_SLICE_BATCHES = 8  # batches encoded per call between progress counts (length-sorted within a call)
 
 
@@ -131,17 +145,7 @@ def chunk_corpus(
     return Chunks(doc_ids=list(doc_ids), texts=texts, starts=np.asarray(starts))
 
 
-# --- scorers -----------------------------------------------------------------------------
-
-
-def dense_scorer(model: SentenceTransformer, batch_size: int = 64) -> ChunkScorer:
-    """Cosine similarity of normalized embeddings; logs its progress (texts encoded, rate, ETA)."""
-
-    def score(queries: list[str], chunks: list[str], label: str) -> np.ndarray:
-        progress = ProgressLog(label, len(queries) + len(chunks), "texts")
-        return encode(model, queries, batch_size, progress) @ encode(model, chunks, batch_size, progress).T
-
-    return score
+# --- encoding ----------------------------------------------------------------------------
 
 
 def encode(
@@ -167,15 +171,6 @@ def encode(
     return np.concatenate(parts)
 
 
-def bm25_scorer() -> ChunkScorer:
-    """BM25 over the chunks (vectorfin.bm25, shared with search); fast enough to need no progress."""
-
-    def score(queries: list[str], chunks: list[str], label: str) -> np.ndarray:
-        return BM25Index(chunks).scores(queries)
-
-    return score
-
-
 # --- evaluation --------------------------------------------------------------------------
 
 
@@ -187,10 +182,19 @@ def document_scores(chunk_scores: np.ndarray, chunks: Chunks) -> np.ndarray:
 def rank_documents(
     doc_scores: np.ndarray, doc_ids: Sequence[str], depth: int = RANK_DEPTH
 ) -> list[list[str]]:
-    """Per query, the top `depth` doc ids, best first."""
-    # Stable sort on the negated scores: ties keep corpus order, so rankings are reproducible.
-    order = np.argsort(-doc_scores, axis=1, kind="stable")[:, :depth]
-    return [[doc_ids[index] for index in row] for row in order]
+    """Per query, the top `depth` doc ids, best first; ties keep corpus order, so rankings are
+    reproducible. Exactly a stable sort's top `depth`, without sorting every document: only those
+    scoring at least the `depth`-th best score are ordered."""
+    if doc_scores.shape[1] <= depth:
+        order = np.argsort(-doc_scores, axis=1, kind="stable")
+        return [[doc_ids[index] for index in row] for row in order]
+    thresholds = -np.partition(-doc_scores, depth - 1, axis=1)[:, depth - 1]
+    rankings = []
+    for row, threshold in zip(doc_scores, thresholds, strict=True):
+        candidates = np.flatnonzero(row >= threshold)
+        best_first = candidates[np.lexsort((candidates, -row[candidates]))][:depth]
+        rankings.append([doc_ids[index] for index in best_first])
+    return rankings
 
 
 def reciprocal_rank_fusion(
@@ -202,19 +206,66 @@ def reciprocal_rank_fusion(
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Each document's rank per query (1 = best), float32: exact for any corpus under 16 M documents,
+    and half the memory of integer ranks on a whole company's text."""
     order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    ranks = np.empty(scores.shape, dtype=np.float32)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
     return ranks
+
+
+def query_metrics(
+    doc_scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], judgements: Mapping[str, dict]
+) -> dict[str, np.ndarray]:
+    """Per metric, the value of each query (in `query_ids` order) from their (queries x documents) scores."""
+    rankings = dict(zip(query_ids, rank_documents(doc_scores, doc_ids), strict=True))
+    per_query = ranking_metrics(rankings, judgements)
+    return {metric: np.array([per_query[query][metric] for query in query_ids]) for metric in METRICS}
 
 
 def set_metrics(
     doc_scores: np.ndarray, doc_ids: Sequence[str], query_ids: Sequence[str], judgements: Mapping[str, dict]
 ) -> dict[str, float]:
     """Mean metrics over a set's queries, from their (queries x documents) scores."""
-    rankings = dict(zip(query_ids, rank_documents(doc_scores, doc_ids), strict=True))
-    per_query = ranking_metrics(rankings, judgements)
-    return {metric: float(np.mean([m[metric] for m in per_query.values()])) for metric in METRICS}
+    values = query_metrics(doc_scores, doc_ids, query_ids, judgements)
+    return {metric: float(np.mean(values[metric])) for metric in METRICS}
+
+
+def truncated(embeddings: np.ndarray, dims: int) -> np.ndarray:
+    """The first `dims` dimensions of unit vectors, made unit length again (a Matryoshka prefix)."""
+    prefix = embeddings[:, :dims]
+    norms = np.linalg.norm(prefix, axis=1, keepdims=True)
+    return prefix / np.where(norms == 0, 1, norms)
+
+
+def chosen_fusion_weight(
+    dense_ranks: np.ndarray,
+    keyword_ranks: np.ndarray,
+    tune_rows: np.ndarray,
+    weights: Sequence[float],
+    score: Callable[[np.ndarray], float],
+) -> float:
+    """The weight of `weights` whose fusion scores best (by `score`, over the tune rows alone); ties,
+    and a set without tune queries, go to the weight nearest an even fusion (0.5)."""
+    if len(weights) == 1 or not tune_rows.any():
+        return min(weights, key=lambda weight: abs(weight - 0.5))
+    dense, keyword = dense_ranks[tune_rows], keyword_ranks[tune_rows]
+    return max(weights, key=lambda weight: (score(rrf_score(dense, keyword, weight)), -abs(weight - 0.5)))
+
+
+def paired_bootstrap_interval(
+    values: np.ndarray, baseline: np.ndarray, confidence: float = CONFIDENCE, samples: int = BOOTSTRAP_SAMPLES
+) -> tuple[float, float]:
+    """The `confidence` percentile interval of mean(values - baseline) over queries resampled with
+    replacement, the same queries for both (paired); fixed seed, so a rebuild gives the same interval."""
+    differences = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
+    if len(differences) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    means = differences[rng.integers(0, len(differences), size=(samples, len(differences)))].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return (float(low), float(high))
 
 
 def evaluate_models(
@@ -225,28 +276,28 @@ def evaluate_models(
     run_ids: Mapping[str, str] | None = None,
     max_seq_length: int | None = None,
     batch_size: int = 64,
-    hybrid_dense_weight: float | None = None,
+    fusion_weights: Sequence[float] = (),
+    truncated_dims: Mapping[str, Sequence[int]] | None = None,
 ) -> pd.DataFrame:
-    """Metrics of every model on every eval_set, long format (one row per model, set, metric).
+    """Metrics of every model on every eval set and part, long format (one row per model, set, part, metric).
 
     `models` maps a label ('base', 'tuned', ...) to a SentenceTransformer, or to None for BM25.
-    With `hybrid_dense_weight`, every dense model is also fused with BM25 by weighted reciprocal
-    rank (label '<model>+bm25'). `run_ids` gives each label's model_run_id (default: the label).
-    Chunks are cut with the first dense model's tokenizer (the packaged base tokenizer when there
-    is none) to the smallest window of the dense models, or `max_seq_length` when that is smaller.
-    Only queries with a relevant document count.
+    `queries` carries each query's `eval_part` (EVAL_PARTS): metrics are averaged per part, over the
+    same ranking of the whole set's corpus. With `fusion_weights`, every dense model is also fused
+    with BM25 by weighted reciprocal rank (label '<model>+bm25'), at the weight of `fusion_weights` that
+    scores best on the set's tune part (one weight: that one). `truncated_dims` maps a dense label to
+    Matryoshka prefixes to score too (label '<model>@<dims>'). `run_ids` gives each label's model_run_id
+    (default: the label). Every row but the base model's carries the paired difference from the base
+    model on the same queries and its bootstrap interval. Chunks are cut with the first dense model's
+    tokenizer (the packaged base tokenizer when there is none) to the smallest window of the dense
+    models, or `max_seq_length` when that is smaller. Only queries with a relevant document count.
     """
     dense = [model for model in models.values() if model is not None]
     limits = [model.max_seq_length for model in dense] + ([max_seq_length] if max_seq_length else [])
-    window = min(limits) if limits else DEFAULT_MAX_SEQ_LENGTH
+    window = min(limits) if limits else TrainingConfig().max_seq_length
     tokenizer = dense[0].tokenizer if dense else _base_tokenizer()
     judgements = _judgements(qrels)
-    scorers = {
-        label: bm25_scorer() if model is None else dense_scorer(model, batch_size)
-        for label, model in models.items()
-    }
-    if hybrid_dense_weight is not None:
-        scorers.setdefault(BM25_LABEL, bm25_scorer())
+    _check_parts(queries)
     rows = []
     for eval_set, docs in corpus.groupby("eval_set", sort=True):
         set_queries = queries[queries["eval_set"] == eval_set]
@@ -256,35 +307,113 @@ def evaluate_models(
         chunks = chunk_corpus(
             docs["doc_id"].tolist(), docs["doc_text"].fillna("").tolist(), tokenizer, window
         )
-        set_judgements = {query_id: judgements[(eval_set, query_id)] for query_id in judged["query_id"]}
-        scores = {
-            label: document_scores(
-                scorer(judged["query_text"].tolist(), chunks.texts, f"evaluation {eval_set} / {label}"),
-                chunks,
+        scored = _SetScoring(
+            chunks,
+            judged["query_id"].tolist(),
+            {query_id: judgements[(eval_set, query_id)] for query_id in judged["query_id"]},
+            judged["eval_part"].to_numpy() == TUNE_PART,
+        )
+        query_texts = judged["query_text"].tolist()
+        keyword_ranks = None
+        if BM25_LABEL in models or fusion_weights:
+            keyword = document_scores(BM25Index(chunks.texts).scores(query_texts), chunks)
+            scored.add(BM25_LABEL, keyword)
+            keyword_ranks = _ranks(keyword) if fusion_weights else None
+            del keyword
+        for label, model in models.items():
+            if model is None:
+                continue
+            progress = ProgressLog(
+                f"evaluation {eval_set} / {label}", len(query_texts) + len(chunks.texts), "texts"
             )
-            for label, scorer in scorers.items()
-        }
-        results = {label: scores[label] for label in models}
-        if hybrid_dense_weight is not None:
-            for label, model in models.items():
-                if model is not None:
-                    results[f"{label}+{BM25_LABEL}"] = reciprocal_rank_fusion(
-                        scores[label], scores[BM25_LABEL], hybrid_dense_weight
-                    )
-        for label, doc_scores in results.items():
-            metrics = set_metrics(doc_scores, chunks.doc_ids, judged["query_id"].tolist(), set_judgements)
-            rows.extend(
-                {
-                    "model": label,
-                    "model_run_id": _run_id(label, run_ids),
-                    "eval_set": eval_set,
-                    "metric": metric,
-                    "value": value,
-                    "n_queries": len(judged),
-                }
-                for metric, value in metrics.items()
-            )
+            query_vectors = encode(model, query_texts, batch_size, progress)
+            chunk_vectors = encode(model, chunks.texts, batch_size, progress)
+            full = document_scores(query_vectors @ chunk_vectors.T, chunks)
+            scored.add(label, full)
+            if keyword_ranks is not None:
+                dense_ranks = _ranks(full)
+                weight = chosen_fusion_weight(
+                    dense_ranks, keyword_ranks, scored.tune_rows, fusion_weights, scored.tune_ndcg
+                )
+                scored.add(f"{label}+{BM25_LABEL}", rrf_score(dense_ranks, keyword_ranks, weight), weight)
+                del dense_ranks
+            del full
+            for dims in (truncated_dims or {}).get(label, ()):
+                prefix_scores = truncated(query_vectors, dims) @ truncated(chunk_vectors, dims).T
+                scored.add(f"{label}@{dims}", document_scores(prefix_scores, chunks))
+        rows.extend(
+            scored.rows(eval_set, judged["eval_part"].to_numpy(), lambda label: _run_id(label, run_ids))
+        )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+class _SetScoring:
+    """Per-query metrics of each scorer on one eval set, and their means per part."""
+
+    def __init__(
+        self, chunks: Chunks, query_ids: list[str], judgements: Mapping[str, dict], tune_rows: np.ndarray
+    ) -> None:
+        self.chunks, self.query_ids, self.judgements, self.tune_rows = (
+            chunks,
+            query_ids,
+            judgements,
+            tune_rows,
+        )
+        self.values: dict[str, dict[str, np.ndarray]] = {}
+        self.weights: dict[str, float] = {}
+
+    def add(self, label: str, doc_scores: np.ndarray, dense_weight: float | None = None) -> None:
+        self.values[label] = query_metrics(doc_scores, self.chunks.doc_ids, self.query_ids, self.judgements)
+        if dense_weight is not None:
+            self.weights[label] = dense_weight
+
+    def tune_ndcg(self, doc_scores: np.ndarray) -> float:
+        """Mean NDCG@10 of the tune queries, from their (tune queries x documents) scores."""
+        tune_ids = [query for query, tune in zip(self.query_ids, self.tune_rows, strict=True) if tune]
+        return set_metrics(doc_scores, self.chunks.doc_ids, tune_ids, self.judgements)[SELECTION_METRIC]
+
+    def rows(self, eval_set: str, parts: np.ndarray, run_id: Callable[[str], str]) -> list[dict]:
+        rows = []
+        for label, values in self.values.items():
+            for part in EVAL_PARTS:
+                in_part = parts == part
+                if not in_part.any():
+                    continue
+                for metric in METRICS:
+                    part_values = values[metric][in_part]
+                    row = {
+                        "model": label,
+                        "model_run_id": run_id(label),
+                        "eval_set": eval_set,
+                        "eval_part": part,
+                        "metric": metric,
+                        "value": float(part_values.mean()),
+                        "n_queries": int(in_part.sum()),
+                        "dense_weight": self.weights.get(label),
+                        "vs_base": None,
+                        "vs_base_ci_low": None,
+                        "vs_base_ci_high": None,
+                    }
+                    if BASE_LABEL in self.values and label != BASE_LABEL:
+                        base_values = self.values[BASE_LABEL][metric][in_part]
+                        low, high = paired_bootstrap_interval(part_values, base_values)
+                        row.update(
+                            vs_base=float((part_values - base_values).mean()),
+                            vs_base_ci_low=low,
+                            vs_base_ci_high=high,
+                        )
+                    rows.append(row)
+        return rows
+
+
+def _check_parts(queries: pd.DataFrame) -> None:
+    if "eval_part" not in queries:
+        raise ValueError(f"eval_queries has no eval_part column (one of {', '.join(EVAL_PARTS)} per query)")
+    unknown = sorted(set(queries["eval_part"].dropna()) - set(EVAL_PARTS)) + (
+        ["null"] if queries["eval_part"].isna().any() else []
+    )
+    if unknown:
+        raise ValueError(f"eval_queries.eval_part must be one of {', '.join(EVAL_PARTS)}, found {unknown}")
 
 
 def _judgements(qrels: pd.DataFrame) -> dict[tuple[str, str], dict[str, int]]:

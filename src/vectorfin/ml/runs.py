@@ -30,7 +30,13 @@ from vectorfin.ml.embedding import (
     embed_missing_chunks,
 )
 from vectorfin.ml.encoders import use_backend
-from vectorfin.ml.evaluation import RESULT_COLUMNS, evaluate_models, sts_spearman
+from vectorfin.ml.evaluation import (
+    FUSION_WEIGHT_GRID,
+    RESULT_COLUMNS,
+    evaluate_models,
+    sts_spearman,
+)
+from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL
 from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 from vectorfin.project import project_var
@@ -98,18 +104,21 @@ def early_stopping_pairs(
     )
 
 
-def cap_eval_sets(
+def tune_sample(
     queries: pd.DataFrame,
     corpus: pd.DataFrame,
     qrels: pd.DataFrame,
     max_queries: int | None,
     max_corpus: int | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per eval set, at most `max_queries` judged queries and `max_corpus` documents, chosen by hash.
+    """What a benchmark that makes a choice (a sweep, a pair fix, a backend) may score: per eval set, the
+    tune part's judged queries alone (the locked test part is never read), at most `max_queries` of them
+    and `max_corpus` documents, chosen by hash.
 
     Every relevant document of a kept query stays; the rest of the corpus is a stable sample of
-    distractors. Lets a CPU evaluate sets whose corpus is a whole company's text.
+    distractors. Lets a CPU score many settings on sets whose corpus is a whole company's text.
     """
+    queries = queries[queries["eval_part"] == TUNE_PART]
     relevant = qrels[qrels["relevance"] > 0]
     kept_queries, kept_docs = [], []
     for eval_set, set_queries in queries.groupby("eval_set", sort=True):
@@ -192,34 +201,49 @@ def evaluate(
     queries: pd.DataFrame,
     corpus: pd.DataFrame,
     qrels: pd.DataFrame,
-    max_queries: int | None = None,
-    max_corpus: int | None = None,
     batch_size: int = 64,
     hybrid_dense_weight: float | None = None,
+    comparison_models: Sequence[str] = (),
     sts_pairs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Base model, tuned model, BM25 and each model fused with BM25 on every evaluation set, one row
-    per (model, set, metric); with `sts_pairs` (STS Benchmark), the Spearman correlation of base and
-    tuned on eval set `stsb`, the guard against forgetting general language.
+    """Base model, tuned model (and its Matryoshka prefixes), each comparison model (a local folder,
+    labelled by its name), BM25 and each dense model fused with BM25 on every evaluation set and part,
+    one row per (model, set, part, metric); with `sts_pairs` (STS Benchmark), the Spearman correlation
+    of base and tuned on eval set `stsb`, the guard against forgetting general language.
 
-    Scores are deterministic for a given run and evaluation data, so they are stored in the run's
-    artifact folder under a hash of that data: an unchanged rebuild encodes nothing.
+    The fusion weight is `hybrid_dense_weight`, or when that is None the weight of FUSION_WEIGHT_GRID
+    that scores best on each set's tune part. Scores are deterministic for a given run and evaluation
+    data, so they are stored in the run's artifact folder under a hash of that data and these settings:
+    an unchanged rebuild encodes nothing.
     """
-    queries, corpus, qrels = cap_eval_sets(queries, corpus, qrels, max_queries, max_corpus)
     sts_pairs = sts_pairs if sts_pairs is not None else pd.DataFrame(columns=STS_COLUMNS)
-    settings = pd.DataFrame({"hybrid_dense_weight": [hybrid_dense_weight]})
+    fusion_weights = FUSION_WEIGHT_GRID if hybrid_dense_weight is None else (hybrid_dense_weight,)
+    settings = pd.DataFrame(
+        {
+            "setting": ["fusion_weights", "comparison_models"],
+            "value": [repr(fusion_weights), repr(comparison_models)],
+        }
+    )
     key = _frames_hash(queries, corpus, qrels, sts_pairs[list(STS_COLUMNS)], settings)
     cached = Path(run["artifact_path"]) / "evaluations" / f"{key}.parquet"
     reused = read_cached_evaluation(cached)
     if reused is not None:
         return reused
     config = TrainingConfig.from_mapping(json.loads(run["config"]))
+    tuned = load_trained_model(run["artifact_path"])
     models: dict[str, SentenceTransformer | None] = {
-        "base": SentenceTransformer(config.resolved_base_model(), local_files_only=True),
-        "tuned": load_trained_model(run["artifact_path"]),
-        "bm25": None,
+        BASE_LABEL: SentenceTransformer(config.resolved_base_model(), local_files_only=True),
+        TUNED_LABEL: tuned,
+        **{comparison_label(path): load_comparison_model(path) for path in comparison_models},
+        BM25_LABEL: None,
     }
-    run_ids = {"base": config.base_model_name, "tuned": run["run_id"], "bm25": "bm25"}
+    run_ids = {
+        BASE_LABEL: config.base_model_name,
+        TUNED_LABEL: run["run_id"],
+        BM25_LABEL: BM25_LABEL,
+        **{comparison_label(path): str(path) for path in comparison_models},
+    }
+    full_dimension = tuned.get_embedding_dimension()
     metrics = evaluate_models(
         models,
         queries,
@@ -228,7 +252,8 @@ def evaluate(
         run_ids=run_ids,
         max_seq_length=config.max_seq_length,
         batch_size=batch_size,
-        hybrid_dense_weight=hybrid_dense_weight,
+        fusion_weights=fusion_weights,
+        truncated_dims={TUNED_LABEL: [dims for dims in config.matryoshka_dims if dims < full_dimension]},
     )
     if len(sts_pairs):
         sts = [
@@ -236,17 +261,33 @@ def evaluate(
                 "model": label,
                 "model_run_id": run_ids[label],
                 "eval_set": STS_EVAL_SET,
+                "eval_part": TEST_PART,
                 "metric": "spearman",
                 "value": sts_spearman(
                     models[label], sts_pairs, batch_size, label=f"evaluation {STS_EVAL_SET} / {label}"
                 ),
                 "n_queries": len(sts_pairs),
             }
-            for label in ("base", "tuned")
+            for label in (BASE_LABEL, TUNED_LABEL)
         ]
         metrics = pd.concat([metrics, pd.DataFrame(sts, columns=metrics.columns)], ignore_index=True)
     write_parquet_atomically(metrics, cached)
     return metrics
+
+
+def comparison_label(path: str) -> str:
+    """A comparison model's label in retrieval_metrics: its folder's name."""
+    return Path(path).name
+
+
+def load_comparison_model(path: str) -> SentenceTransformer:
+    """A comparison model from its local folder (nothing is downloaded)."""
+    if not (Path(path) / "modules.json").is_file():
+        raise FileNotFoundError(
+            f"comparison model {path!r} is not a sentence-transformers folder (no modules.json): "
+            "var comparison_models takes local folders (`make comparison-models` installs all-mpnet-base-v2)"
+        )
+    return SentenceTransformer(path, local_files_only=True)
 
 
 def read_cached_evaluation(path: Path) -> pd.DataFrame | None:

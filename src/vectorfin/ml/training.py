@@ -29,6 +29,7 @@ from sentence_transformers import (
 from sentence_transformers.base.sampler import BatchSamplers
 from sentence_transformers.sentence_transformer.losses import (
     CachedMultipleNegativesRankingLoss,
+    MatryoshkaLoss,
     MultipleNegativesRankingLoss,
 )
 from torch import nn
@@ -270,12 +271,24 @@ def read_training_result(path: str | Path) -> TrainingResult:
 
 def build_loss(model: SentenceTransformer, config: TrainingConfig) -> nn.Module:
     """MNRL with in-batch negatives; with `mini_batch_size`, its GradCache variant, whose memory
-    follows the mini-batch whatever the batch size."""
+    follows the mini-batch whatever the batch size; with `matryoshka_dims`, MatryoshkaLoss sums it over
+    those leading dimensions, so that truncated embeddings are trained too."""
     if config.mini_batch_size is None:
-        return MultipleNegativesRankingLoss(model, scale=config.scale)
-    return CachedMultipleNegativesRankingLoss(
-        model, scale=config.scale, mini_batch_size=config.mini_batch_size
-    )
+        loss = MultipleNegativesRankingLoss(model, scale=config.scale)
+    else:
+        loss = CachedMultipleNegativesRankingLoss(
+            model, scale=config.scale, mini_batch_size=config.mini_batch_size
+        )
+    if not config.matryoshka_dims:
+        return loss
+    # The config cannot know the model's dimension; checked here, before any training step.
+    full_dim = model.get_embedding_dimension()
+    if config.matryoshka_dims[0] != full_dim:
+        raise ValueError(
+            f"training setting matryoshka_dims={list(config.matryoshka_dims)} must start with the model's "
+            f"embedding dimension, {full_dim}"
+        )
+    return MatryoshkaLoss(model, loss, matryoshka_dims=list(config.matryoshka_dims))
 
 
 def _lora_config(config: TrainingConfig) -> LoraConfig:
@@ -437,6 +450,7 @@ def _merged_model(config: TrainingConfig, adapter_dir: Path) -> SentenceTransfor
 
 def _model_card(result: TrainingResult, config: TrainingConfig) -> str:
     final_loss = f"{result.loss_curve[-1][1]:.4f}" if result.loss_curve else "n/a"
+    matryoshka_dims = ", ".join(map(str, config.matryoshka_dims)) or "off"
     return f"""# vectorfin fine-tuned retriever `{result.run_id}`
 
 A sentence-transformers model: `{result.base_model}` fine-tuned with a LoRA adapter on
@@ -463,6 +477,7 @@ negatives where given).
 | learning rate / warmup ratio | {config.learning_rate} / {config.warmup_ratio} |
 | epochs / batch size / max seq length | {config.epochs} / {config.batch_size} / {config.max_seq_length} |
 | MNRL scale | {config.scale} |
+| Matryoshka dims (loss summed over them; `truncate_dim=d` loads one) | {matryoshka_dims} |
 | seed | {config.seed} |
 | trainable / total parameters | {result.trainable_params:,} / {result.total_params:,} |
 | training pairs / eval pairs | {result.n_train_pairs} / {result.n_eval_pairs} |
