@@ -4,8 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Corpus folders (../shared/data layout) loaded before the build: `make build CORPUS=../shared/data`.
+# The corpus folder (../shared/data layout) loaded before the build: `make build CORPUS=../shared/data`.
+# The recipe reads it from its environment, so a path with spaces or quotes stays one argument.
 CORPUS ?= demo_corpus
+export CORPUS
 # Extra dbt arguments, e.g. DBT_ARGS="--exclude training_runs+" for the SQL pipeline alone.
 DBT_ARGS ?=
 
@@ -37,7 +39,7 @@ activate-env:
 	$(ACTIVATE_ENV)
 
 load: $(BIN)/.installed
-	$(WITH_ENV) $(BIN)/python -m vectorfin load $(CORPUS)
+	$(WITH_ENV) $(BIN)/python -m vectorfin load "$$CORPUS"
 
 build: load
 	$(WITH_ENV) $(BIN)/dbt build $(DBT_ARGS)

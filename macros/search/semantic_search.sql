@@ -52,7 +52,7 @@
 {% macro search_filters(ticker=none, period=none, as_of=none) %}
     {#- The SQL predicates (on search_chunks' columns) for a search's filters, every value quoted by
         sql_string: `ticker` and `period` a value or a list of values (matched in upper case, as curation
-        stores them), `as_of` a date or timestamp DuckDB reads: only text public by then
+        stores them), `as_of` a finite date or timestamp DuckDB reads: only text public by then
         (knowledge_ts <= as_of), so a search as of a date never sees text published after it. -#}
     {%- set filters = [] -%}
     {%- for column, argument, value in [('ticker', 'ticker', ticker), ('fiscal_period', 'period', period)] -%}
@@ -76,10 +76,14 @@
     {%- if as_of is not none -%}
         {%- set as_of_ts = sql_string(as_of | string) ~ '::timestamp' -%}
         {%- if execute -%}
-            {%- set parsed = run_query("select try_cast(" ~ sql_string(as_of | string) ~ " as timestamp)") -%}
-            {%- if parsed.rows[0][0] is none -%}
+            {#- null: not a timestamp; false: infinity, which DuckDB reads as one but is no point in time -#}
+            {%- set parsed = run_query(
+                "select isfinite(try_cast(" ~ sql_string(as_of | string) ~ " as timestamp))"
+            ) -%}
+            {%- if not parsed.rows[0][0] -%}
                 {{ exceptions.raise_compiler_error(
-                    "semantic_search: as_of must be a date or timestamp, e.g. 2023-06-30, got " ~ (as_of | string)
+                    "semantic_search: as_of must be a date or timestamp (a finite one), e.g. 2023-06-30, got "
+                    ~ (as_of | string)
                 ) }}
             {%- endif -%}
         {%- endif -%}

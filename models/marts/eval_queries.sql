@@ -107,7 +107,9 @@ unioned as (
 select
     *,
     case
-        when {{ stable_fraction("eval_set || '|' || eval_group", 'eval_part') }} < {{ var('eval_test_fraction') }}
+        when
+            {{ stable_fraction("eval_set || '|' || eval_group", 'eval_part') }}
+            < {{ number_var('eval_test_fraction') }}
             then 'test'
         else 'tune'
     end as eval_part

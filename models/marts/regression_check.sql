@@ -25,9 +25,9 @@ with checks as (
         values
         (
             'retrieval', {{ sql_string(var('main_eval_set')) }}, 'tune', 'ndcg@10',
-            {{ var('max_ndcg_regression_vs_base') }}, true
+            {{ number_var('max_ndcg_regression_vs_base') }}, true
         ),
-        ('forgetting', 'stsb', 'test', 'spearman', {{ var('max_stsb_drop') }}, false)
+        ('forgetting', 'stsb', 'test', 'spearman', {{ number_var('max_stsb_drop') }}, false)
     ) as check_values (check_name, eval_set, eval_part, metric, max_regression, is_required)
 
 ),
@@ -77,7 +77,7 @@ judged as (
     select
         *,
         case
-            when n_queries < {{ var('regression_min_queries') }} then true
+            when n_queries < {{ number_var('regression_min_queries') }} then true
             when tuned_value is null or base_value is null then not is_required
             else tuned_value >= base_value - max_regression
         end as passed
@@ -97,7 +97,7 @@ select
     judged.n_queries,
     judged.passed,
     case
-        when judged.n_queries < {{ var('regression_min_queries') }}
+        when judged.n_queries < {{ number_var('regression_min_queries') }}
             then 'only ' || judged.n_queries || ' queries on ' || judged.eval_set || ' (' || judged.eval_part
                 || ' part): too few to tell a regression from noise (var regression_min_queries); not checked'
         when judged.tuned_value is null or judged.base_value is null

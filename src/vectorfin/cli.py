@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vectorfin import duck
 from vectorfin.catalog_reads import create_catalog_views
-from vectorfin.config import Settings
+from vectorfin.config import Settings, SettingsError
 from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.search import register_search_functions
@@ -153,4 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except SettingsError as error:
+        print(f"vectorfin {args.command}: {error}", file=sys.stderr)
+        return 2

@@ -55,6 +55,24 @@ def _path_from_env(environment: Mapping[str, str], name: str) -> Path:
     return Path(environment[name]).expanduser().resolve()
 
 
+class SettingsError(ValueError):
+    """A setting the project cannot work with; the message names it and what to do."""
+
+
+def check_duckdb_path(path: str | Path) -> None:
+    """Refuse a DuckDB file whose name has an apostrophe: DuckDB names the database after the file, and
+    dbt-duckdb puts that name in its catalog queries unescaped, so dbt stops with a parser error.
+    Called by `Settings.from_env` and, before dbt opens the file, by the dbt plugin."""
+    path = Path(path)
+    if "'" in path.name:
+        renamed = path.with_name(path.name.replace("'", ""))
+        raise SettingsError(
+            f"VECTORFIN_DUCKDB_PATH {path}: the file name has an apostrophe, which dbt-duckdb's catalog "
+            f"queries cannot quote (the database takes the file's name); use a name without one, such as "
+            f"{renamed}"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations of the local warehouse, catalog, DuckDB database and artifacts."""
@@ -73,11 +91,13 @@ class Settings:
         if local_warehouse:
             warehouse = str(Path(warehouse).expanduser().resolve())
         default_uri = f"sqlite:///{warehouse}/catalog.db" if local_warehouse else None
+        duckdb_path = _path_from_env(environment, "VECTORFIN_DUCKDB_PATH")
+        check_duckdb_path(duckdb_path)
         return cls(
             warehouse=warehouse,
             catalog_name=environment.get("VECTORFIN_CATALOG_NAME", "vectorfin"),
             catalog_uri=environment.get("VECTORFIN_CATALOG_URI", default_uri),
-            duckdb_path=_path_from_env(environment, "VECTORFIN_DUCKDB_PATH"),
+            duckdb_path=duckdb_path,
             artifacts_dir=_path_from_env(environment, "VECTORFIN_ARTIFACTS"),
         )
 

@@ -18,6 +18,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from vectorfin.catalog_reads import register_read_function
+from vectorfin.config import SettingsError, check_duckdb_path
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.project_settings import setting_names, validate_settings_json
@@ -29,6 +30,10 @@ VALIDATE_SETTINGS_FUNCTION = "vectorfin_validate_settings"
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
+        try:
+            check_duckdb_path(self.creds.path)  # before dbt-duckdb's first catalog query on the file
+        except SettingsError as error:
+            raise RuntimeError(str(error)) from None  # what dbt-duckdb reports as a failed connection
         route_package_logs_to_dbt()
         # Before dbt-duckdb opens the database and runs the profile's `extensions:` (the remote
         # target's httpfs): installed already, its INSTALL is a no-op instead of a download.

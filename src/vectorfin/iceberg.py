@@ -12,12 +12,22 @@ top of the winner's snapshot, without re-planning it: two loads that both found 
 would both append it. The project's tables therefore turn pyiceberg's retries off
 (`commit.retry.num-retries` = 0): a commit either lands on the snapshot it was planned on or fails,
 and `commit_planned` then reloads the table and plans again from what is now there.
+
+Files of changes that do not land: a staged change writes its data files and manifests before it
+commits. Every file it writes is noted (`stage`), and when its planning or commit fails, or it loses a
+race and is planned again, the files no snapshot references are deleted (`discard`): a failed write
+on a full disk leaves no unreferenced files taking the space a later load needs.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import random
+import re
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +38,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.io import FileIO, InputFile, OutputFile, OutputStream
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from pyiceberg.transforms import IdentityTransform, YearTransform
 from pyiceberg.types import (
     IntegerType,
@@ -291,11 +303,53 @@ def write_version_hint(table: Table) -> None:
 
     DuckDB resolves a hint `H` to `metadata/H.metadata.json`, so the hint is the file's stem.
     Written through the table's own FileIO, so it works for `file://` and `gs://` alike.
+    A hint that cannot be written (a full disk) leaves the commit standing: readers by folder see an
+    older snapshot until the next commit, which the module doc allows for.
     """
     metadata_dir, _, metadata_file = table.metadata_location.rpartition("/")
     stem = metadata_file.removesuffix(".metadata.json")
-    with table.io.new_output(f"{metadata_dir}/version-hint.text").create(overwrite=True) as hint:
-        hint.write(stem.encode())
+    location = f"{metadata_dir}/version-hint.text"
+    try:
+        with table.io.new_output(location).create(overwrite=True) as hint:
+            hint.write(stem.encode())
+    except OSError as error:
+        logger.warning("%s was not updated (%s): reads by folder see an older snapshot", location, error)
+
+
+# Writes that fail for lack of space or permission --------------------------------------------------
+
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NOT_WRITABLE_SQLITE_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
+)
+_NO_SPACE_ADVICE = "free space on its disk, then run again"
+_NOT_WRITABLE_ADVICE = (
+    "make the warehouse and its catalog writable (permissions, read-only mounts, immutable flags: "
+    "lsattr), then run again"
+)
+# pyarrow's OSErrors carry no filename; a failed open names the file in the message.
+_PYARROW_PATH = re.compile(r"local file '([^']+)'")
+
+
+def storage_failure(error: BaseException, settings: Settings | None = None) -> str | None:
+    """What to tell the user when a write to the warehouse or its SQLite catalog failed for lack of
+    space or of permission: the path and what to do. None for any other error."""
+    if isinstance(error, OperationalError) and isinstance(error.orig, sqlite3.Error):
+        code = getattr(error.orig, "sqlite_errorcode", None)
+        if code != sqlite3.SQLITE_FULL and code not in _NOT_WRITABLE_SQLITE_CODES:
+            return None
+        uri = (settings or Settings.from_env()).catalog_uri or ""
+        advice = _NO_SPACE_ADVICE if code == sqlite3.SQLITE_FULL else _NOT_WRITABLE_ADVICE
+        return f"catalog {uri.removeprefix('sqlite:///')}: {error.orig}; {advice}"
+    if not isinstance(error, OSError):
+        return None
+    no_space = error.errno in _NO_SPACE_ERRNOS
+    if not (no_space or isinstance(error, PermissionError) or error.errno == errno.EROFS):
+        return None
+    named = _PYARROW_PATH.search(str(error))
+    path = error.filename or (named[1] if named else (settings or Settings.from_env()).warehouse)
+    detail = os.strerror(error.errno) if error.errno else str(error)
+    return f"{path}: {detail}; {_NO_SPACE_ADVICE if no_space else _NOT_WRITABLE_ADVICE}"
 
 
 # Commits planned on a snapshot ---------------------------------------------------------------------
@@ -305,13 +359,79 @@ def write_version_hint(table: Table) -> None:
 Planner = Callable[[Table], Transaction | None]
 
 
+class _NotingFileIO(FileIO):
+    """A table's FileIO that notes every file it creates: the files of a staged change."""
+
+    def __init__(self, io: FileIO) -> None:
+        super().__init__(io.properties)
+        self._io = io
+        self.written: list[str] = []
+        self._discarded = False
+        self._creating = threading.Lock()
+
+    def new_input(self, location: str) -> InputFile:
+        return self._io.new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        return _NotedOutputFile(self._io.new_output(location), self)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        self._io.delete(location)
+
+    def create(self, output: OutputFile, overwrite: bool) -> OutputStream:
+        # pyiceberg writes data files on a thread pool, and a failed write does not stop the others:
+        # files are created and noted under the lock, so none is created after `delete_written` (one
+        # still being written then is unlinked on a local disk; an object store may yet receive it).
+        with self._creating:
+            if self._discarded:
+                raise OSError(f"not writing {output.location}: its change was discarded")
+            self.written.append(output.location)
+            return output.create(overwrite=overwrite)
+
+    def delete_written(self, keep: frozenset[str] = frozenset()) -> None:
+        """Delete the files created, except `keep`; no file is created through this FileIO after."""
+        with self._creating:
+            self._discarded = True
+        for location in self.written:
+            if location in keep:
+                continue
+            try:
+                self._io.delete(location)
+            except FileNotFoundError:
+                pass  # its creation failed
+            except OSError as error:
+                logger.warning("could not delete %s (of a change that did not land): %s", location, error)
+
+
+class _NotedOutputFile(OutputFile):
+    """An OutputFile whose file is created through `_NotingFileIO.create`."""
+
+    def __init__(self, output: OutputFile, files: _NotingFileIO) -> None:
+        super().__init__(output.location)
+        self._output = output
+        self._files = files
+
+    def __len__(self) -> int:
+        return len(self._output)
+
+    def exists(self) -> bool:
+        return self._output.exists()
+
+    def to_input_file(self) -> InputFile:
+        return self._output.to_input_file()
+
+    def create(self, overwrite: bool = False) -> OutputStream:
+        return self._files.create(self._output, overwrite)
+
+
 @dataclass(frozen=True)
 class Staged:
-    """A planned change, not committed yet, and the snapshot it was planned on."""
+    """A planned change, not committed yet, the snapshot it was planned on and the files it wrote."""
 
     table: Table
     transaction: Transaction | None
     base_snapshot_id: int | None
+    files: _NotingFileIO
 
 
 @dataclass(frozen=True)
@@ -329,22 +449,68 @@ def _current_snapshot_id(table: Table) -> int | None:
 
 
 def stage(table: Table, planner: Planner) -> Staged:
-    """Plan the change on the table's current state (data files are written, nothing is committed)."""
+    """Plan the change on the table's current state (data files are written, nothing is committed);
+    when planning fails, the files it wrote are deleted."""
     table.refresh()
-    return Staged(table, planner(table), _current_snapshot_id(table))
+    files = _NotingFileIO(table.io)
+    table.io = files  # the transaction the planner opens writes through the table's FileIO
+    try:
+        transaction = planner(table)
+    except BaseException:
+        files.delete_written()
+        raise
+    return Staged(table, transaction, _current_snapshot_id(table), files)
+
+
+def discard(staged: Staged) -> None:
+    """Delete the files `staged` wrote, after its commit failed or was never tried. Files that a snapshot
+    other than its base and the base's ancestors references stay: a commit can land although the
+    catalog reported a failure (a REST catalog's lost reply)."""
+    table = staged.table
+    try:
+        table.refresh()
+        base = table.snapshot_by_id(staged.base_snapshot_id) if staged.base_snapshot_id is not None else None
+        older = {snapshot.snapshot_id for snapshot in ancestors_of(base, table.metadata)}
+        newer = [snapshot for snapshot in table.snapshots() if snapshot.snapshot_id not in older]
+        referenced = _referenced_files(newer, table.io)
+    except Exception as error:  # called while handling another failure: report it, do not replace that one
+        logger.warning(
+            "%s: could not check which of the %d files of a failed change a snapshot references, so they "
+            "stay (%s)",
+            table.name(),
+            len(staged.files.written),
+            error,
+        )
+        return
+    staged.files.delete_written(keep=referenced)
+
+
+def _referenced_files(snapshots: list[Snapshot], io: FileIO) -> frozenset[str]:
+    """The manifest lists, manifests and data files the snapshots reference."""
+    referenced: set[str] = set()
+    for snapshot in snapshots:
+        referenced.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(io):
+            if manifest.manifest_path not in referenced:
+                referenced.add(manifest.manifest_path)
+                entries = manifest.fetch_manifest_entry(io, discard_deleted=False)
+                referenced.update(entry.data_file.file_path for entry in entries)
+    return frozenset(referenced)
 
 
 def commit_planned(staged: Staged, planner: Planner, attempts: int = COMMIT_ATTEMPTS) -> Committed | None:
     """Commit a staged change; when another writer committed first, reload and plan again.
 
     The commit asserts that the table is still at the snapshot the change was planned on, so a
-    change is never applied to data its planner has not seen. None: nothing needed changing.
+    change is never applied to data its planner has not seen. None: nothing needed changing. A
+    change that does not land leaves no files (`discard`).
     """
     attempt = 1
     while staged.transaction is not None:
         try:
             staged.transaction.commit_transaction()
         except CommitFailedException as conflict:
+            staged.files.delete_written()  # a lost race: nothing of this plan landed
             if attempt == attempts:
                 raise CommitFailedException(
                     f"{staged.table.name()}: {attempts} attempts lost to concurrent commits ({conflict})"
@@ -354,34 +520,38 @@ def commit_planned(staged: Staged, planner: Planner, attempts: int = COMMIT_ATTE
             time.sleep(backoff * random.uniform(0.5, 1.5))
             attempt += 1
             staged = stage(staged.table, planner)
+        except BaseException:
+            discard(staged)
+            raise
         else:
             write_version_hint(staged.table)
             return Committed(staged.table, staged.base_snapshot_id, _current_snapshot_id(staged.table))
     return None
 
 
-def roll_back(committed: Committed) -> bool:
-    """Point the table back at the snapshot before `committed`; False when another writer has
-    committed on top since (their commit would be lost) or the catalog cannot be reached, in which
-    case nothing changes. The rolled-back snapshot stays in the table's history (time travel).
+def roll_back(committed: Committed) -> str | None:
+    """Point the table back at the snapshot before `committed`. None when done; otherwise nothing
+    changes and the answer says why: another writer has committed on top since (their commit would
+    be lost), or the catalog could not be written. The rolled-back snapshot stays in the table's
+    history (time travel).
     """
     table = committed.table
+    on_top = "another writer committed on top"
     try:
         table.refresh()
         if _current_snapshot_id(table) != committed.after:
-            return False
+            return on_top
         with table.manage_snapshots() as snapshots:  # asserts the table is still at `after`
             if committed.before is None:
                 snapshots.remove_branch(MAIN_BRANCH)  # back to a table with no current snapshot
             else:
                 snapshots.set_current_snapshot(committed.before)
-        write_version_hint(table)
     except CommitFailedException:
-        return False
-    except Exception:  # called while handling another failure: report it, do not replace that one
-        logger.exception("could not roll back %s to snapshot %s", table.name(), committed.before)
-        return False
-    return True
+        return on_top
+    except Exception as error:  # called while handling another failure: report it, do not replace that one
+        return storage_failure(error) or f"{type(error).__name__}: {error}"
+    write_version_hint(table)
+    return None
 
 
 def existing_keys(table: Table, key: str) -> pa.Array:

@@ -290,3 +290,45 @@ def test_a_quote_in_a_regex_var_is_quoted_not_pasted(demo_dbt_build: DemoBuild, 
         workspace.query("select count(*) from int_chunk_quality_flags where reason = 'malformed_ticker'")
         == before
     )
+
+
+# A number var written as SQL: closes the expression, creates a table, reopens a query. The settings check
+# (on-run-start) would refuse it, but `dbt show` and `dbt compile` run no hooks.
+INJECTED_NUMBER = (
+    "0.5 then 'eval' else 'train' end as split from tickers; CREATE TABLE main.pwned_show AS SELECT 1 AS x; "
+    "with tickers as (select 1 as ticker) select 1 as ticker, 1 as split_fraction, case when 1 < 0"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "vars", "message"),
+    [
+        (
+            ["show", "--select", "int_company_splits", "--limit", "3"],
+            {"eval_fraction": INJECTED_NUMBER},
+            "var eval_fraction must be a number",
+        ),
+        (
+            ["compile", "--select", "int_company_splits"],
+            {"eval_fraction": INJECTED_NUMBER},
+            "var eval_fraction must be a number",
+        ),
+        (
+            ["show", "--select", "int_pairs__labelled_questions", "--limit", "1"],
+            {"tatqa_training": "true or 1 = 1"},
+            "var tatqa_training must be true or false",
+        ),
+    ],
+)
+def test_a_var_written_as_sql_never_runs_through_show_or_compile(
+    demo_dbt_build: DemoBuild, tmp_path: Path, command: list[str], vars: dict, message: str
+) -> None:
+    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    tables = "select table_name from duckdb_tables() order by all"
+    before = workspace.query(tables)
+
+    result = run_dbt(command, workspace.env, vars=vars)
+
+    assert not result.ok
+    assert message in result.stdout + result.stderr, result.summary()
+    assert workspace.query(tables) == before

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from dbt_project_runner import DbtWorkspace
-from documented_shell import VENV
+from documented_shell import VENV, DocumentedShell
 
 from vectorfin.config import ENV_FILE, PROJECT_ROOT, Settings, project_environment
 
@@ -99,3 +99,14 @@ def test_the_test_runner_reads_env_sh_and_keeps_its_overrides(tmp_path: Path) ->
     assert (env["HF_HUB_OFFLINE"], env["DBT_SEND_ANONYMOUS_USAGE_STATS"]) == ("1", "false")
     assert env["VECTORFIN_WAREHOUSE"] == str(tmp_path / "warehouse")
     assert env["VECTORFIN_EVALS_DIR"] == "/no/evals"
+
+
+def test_make_load_takes_a_corpus_path_with_spaces_and_quotes(tmp_path: Path) -> None:
+    corpus = tmp_path / 'Ann\'s "demo" corpus'
+    shutil.copytree(PROJECT_ROOT / "demo_corpus", corpus)
+    shell = DocumentedShell.create(tmp_path / "shell")
+
+    loaded = shell.make("load", f"CORPUS={corpus}")
+
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert "raw.transcript_chunks: 98 chunks added" in loaded.stdout

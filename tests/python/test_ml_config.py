@@ -77,7 +77,7 @@ def test_all_problems_are_reported_at_once():
 
 def test_from_mapping_converts_yaml_scalars_and_lists():
     config = TrainingConfig.from_mapping(
-        {"learning_rate": "5e-5", "epochs": "2", "target_modules": ["query", "value"], "base_model": None}
+        {"learning_rate": 5e-5, "epochs": 2.0, "target_modules": ["query", "value"], "base_model": None}
     )
     assert config.learning_rate == 5e-5
     assert config.epochs == 2
@@ -86,7 +86,7 @@ def test_from_mapping_converts_yaml_scalars_and_lists():
 
 
 def test_matryoshka_dims_read_as_whole_numbers_and_empty_is_off():
-    assert TrainingConfig.from_mapping({"matryoshka_dims": ["384", 64.0]}).matryoshka_dims == (384, 64)
+    assert TrainingConfig.from_mapping({"matryoshka_dims": [384, 64.0]}).matryoshka_dims == (384, 64)
     assert TrainingConfig(matryoshka_dims=[]).matryoshka_dims == ()
 
 
@@ -101,6 +101,17 @@ def test_from_mapping_rejects_unknown_keys_naming_the_valid_ones():
 def test_from_mapping_rejects_values_of_the_wrong_type(value):
     with pytest.raises(ValueError, match="training setting epochs="):
         TrainingConfig.from_mapping({"epochs": value})
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("epochs", "3"), ("learning_rate", "5e-5"), ("lora_dropout", "0.1"), ("matryoshka_dims", ["384", 64])],
+)
+def test_numbers_given_as_text_are_refused_naming_the_setting(setting, value):
+    with pytest.raises(ValueError) as error:
+        TrainingConfig.from_mapping({setting: value})
+    assert f"training setting {setting}={value!r}" in str(error.value)
+    assert "numbers must be YAML/JSON numbers, not text" in str(error.value)
 
 
 def test_content_hash_ignores_row_order_and_the_kind_of_null():

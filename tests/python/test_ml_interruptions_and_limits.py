@@ -25,6 +25,7 @@ from vectorfin.ml.memory import (
 )
 from vectorfin.ml.progress import ProgressLog, format_duration
 from vectorfin.ml.training import (
+    ABANDONED_CHECKPOINT_DAYS,
     ADAPTER_DIR,
     CHECKPOINT_COMPLETE_FILE,
     checkpoint_dir,
@@ -101,6 +102,34 @@ def test_a_half_written_checkpoint_is_dropped_for_the_one_before(tmp_path: Path)
     assert last_complete_checkpoint(tmp_path) == complete
     assert not partial.exists()
     assert last_complete_checkpoint(tmp_path / "absent") is None
+
+
+def _checkpoint_written(folder: Path, days_ago: float) -> Path:
+    """A complete checkpoint of another run in `folder`, last written `days_ago`."""
+    checkpoint = folder / "checkpoint-4"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / CHECKPOINT_COMPLETE_FILE).write_text("{}")
+    written = time.time() - days_ago * 24 * 3600
+    for path in (checkpoint / CHECKPOINT_COMPLETE_FILE, checkpoint, folder):
+        os.utime(path, (written, written))
+    return folder
+
+
+@pytest.mark.slow
+def test_a_starting_run_removes_other_runs_checkpoints_abandoned_for_a_week(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    output = tmp_path / "model"
+    abandoned = _checkpoint_written(checkpoint_dir(tmp_path / "abandoned"), ABANDONED_CHECKPOINT_DAYS + 1)
+    paused = _checkpoint_written(checkpoint_dir(tmp_path / "paused"), ABANDONED_CHECKPOINT_DAYS - 1)
+
+    with caplog.at_level("WARNING", logger="vectorfin.ml.training"):
+        train_model(PAIRS, TrainingConfig.from_mapping(RESUMABLE), output, device="cpu")
+
+    assert not abandoned.exists()
+    assert (paused / "checkpoint-4" / CHECKPOINT_COMPLETE_FILE).exists()
+    assert f"Removing the checkpoints of an abandoned run, {abandoned}: last written" in caplog.text
+    assert str(paused) not in caplog.text
 
 
 def test_gradcache_memory_follows_the_mini_batch_not_the_batch() -> None:

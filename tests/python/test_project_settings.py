@@ -48,6 +48,10 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
         ({"training": {"lora_r": -1}}, "lora_r must be at least 1, got -1"),
         ({"training": {"lora_rank": 8}}, "training: unknown training setting(s) lora_rank"),
         ({"training": {"max_pairs": 0}}, "max_pairs must be at least 1 or null, got 0"),
+        (
+            {"training": {"epochs": "3"}},
+            "training: training setting epochs='3' is not a valid int: numbers must be YAML/JSON numbers",
+        ),
         ({"min_chunk_chars": 500, "max_chunk_chars": 400}, "max_chunk_chars (400) must be greater"),
         ({"near_duplicate_jaccard": 1.2}, "near_duplicate_jaccard: must be in (0, 1]"),
         ({"leakage_jaccard": "0.7"}, "leakage_jaccard: must be a number in (0, 1]"),

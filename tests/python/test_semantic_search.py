@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import pytest
 from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
 
 from vectorfin import duck
+from vectorfin.config import PROJECT_ROOT
 from vectorfin.fusion import rrf_score
 from vectorfin.search import query_embedding, register_search_functions
 
@@ -326,6 +329,10 @@ def test_quotes_and_sql_in_the_query_and_filters_are_text(
         ({"as_of": "2023-06-31' or true --"}, "semantic_search: as_of must be a date or timestamp"),
         ({"ticker": {"NRTH": 1}}, "semantic_search: ticker must be a non-empty text or a list of them"),
         ({"period": ["2023Q1", ""]}, "semantic_search: period must be a non-empty text or a list of them"),
+        ({"as_of": "infinity"}, "semantic_search: as_of must be a date or timestamp (a finite one)"),
+        # DuckDB's parser ends a query at a NUL: sql_string refuses one in any value, query or filter
+        ({"query": "gross\u0000margin"}, "the text 'gross\\u0000margin' contains a NUL character"),
+        ({"ticker": "NR\u0000TH"}, "the text 'NR\\u0000TH' contains a NUL character"),
     ],
 )
 def test_bad_arguments_are_clear_errors(search_build: SearchBuild, arguments: dict, message: str) -> None:
@@ -338,6 +345,22 @@ def test_bad_arguments_are_clear_errors(search_build: SearchBuild, arguments: di
     assert not result.ok
     assert message in result.stdout
     assert table_names(search_build.workspace) == tables
+
+
+README_SEARCHES = [
+    line
+    for line in (PROJECT_ROOT / "README.md").read_text().splitlines()
+    if line.startswith("dbt run-operation print_semantic_search ")
+]
+
+
+@pytest.mark.parametrize("command", README_SEARCHES)
+def test_the_readmes_searches_find_hits_on_the_demo(search_build: SearchBuild, command: str) -> None:
+    result = search_build.dbt(*shlex.split(command)[1:])
+
+    assert result.ok, result.summary()
+    assert "No chunk matches the filters" not in result.stdout
+    assert any(re.match(r"\| -?\d", line) for line in result.stdout.splitlines()), result.stdout[-2000:]
 
 
 def test_dense_search_uses_the_hnsw_index(search_build: SearchBuild) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from dbt_project_runner import DbtWorkspace, run_dbt
 
-from vectorfin import duck
+from vectorfin import cli, duck
 from vectorfin.config import PROJECT_ROOT, Settings
 from vectorfin.iceberg import (
     RAW_NAMESPACE,
@@ -55,6 +56,31 @@ def test_every_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     assert settings.duckdb_path == tmp_path / "db.duckdb"
     assert settings.artifacts_dir == tmp_path / "artifacts"
     assert settings.table_location("raw", "filing_chunks") == f"{tmp_path}/wh/raw/filing_chunks"
+
+
+def test_a_duckdb_file_name_with_an_apostrophe_is_refused_before_the_cli_or_dbt_opens_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = "the file name has an apostrophe, which dbt-duckdb's catalog queries cannot quote"
+    database = tmp_path / "v it's.duckdb"
+    monkeypatch.setenv("VECTORFIN_WAREHOUSE", str(tmp_path / "wh"))
+    monkeypatch.setenv("VECTORFIN_DUCKDB_PATH", str(database))
+
+    assert cli.main(["init"]) == 2
+    assert capsys.readouterr().err == (
+        f"vectorfin init: VECTORFIN_DUCKDB_PATH {database}: {refused} (the database takes the file's "
+        f"name); use a name without one, such as {tmp_path / 'v its.duckdb'}\n"
+    )
+    workspace = DbtWorkspace.create(tmp_path / "dbt", extra_env={"VECTORFIN_DUCKDB_PATH": str(database)})
+    shown = run_dbt(["show", "--inline", "select 1 as x"], workspace.env)
+    assert shown.returncode != 0
+    assert refused in shown.stdout
+    assert "Traceback" not in shown.stdout + shown.stderr
+    assert not database.exists()
+
+    # an apostrophe in a folder's name is no database name: accepted
+    monkeypatch.setenv("VECTORFIN_DUCKDB_PATH", str(tmp_path / "Ann's" / "vectorfin.duckdb"))
+    assert Settings.from_env().duckdb_path == tmp_path / "Ann's" / "vectorfin.duckdb"
 
 
 def test_defaults_stay_inside_the_project(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,7 @@ with signed as (
     from {{ ref('int_chunk_content_tokens') }} as tokens
     where {{ unseen_chunk_versions('tokens', with_ingested_at=false) }}
     group by tokens.chunk_id
-    having count(*) >= {{ var('minhash_min_tokens') }}
+    having count(*) >= {{ number_var('minhash_min_tokens') }}
 
 )
 

@@ -34,8 +34,8 @@ row_checks as (
             [
                 case when chunk_text is null or text_length = 0 then 'missing_text' end,
                 case when regexp_matches(chunk_text, '[\x00-\x1f\x7f]') then 'control_characters' end,
-                case when text_length > 0 and text_length < {{ var('min_chunk_chars') }} then 'too_short' end,
-                case when text_length > {{ var('max_chunk_chars') }} then 'too_long' end,
+                case when text_length > 0 and text_length < {{ number_var('min_chunk_chars') }} then 'too_short' end,
+                case when text_length > {{ number_var('max_chunk_chars') }} then 'too_long' end,
                 case when ticker is null or trim(ticker) = '' then 'unknown_ticker' end,
                 case
                     when ticker is not null and trim(ticker) <> ''
@@ -129,7 +129,8 @@ near_duplicates as (
     inner join signatures as leader on band_leaders.leader_chunk_id = leader.chunk_id
     where
         band_leaders.leader_chunk_id <> bands.chunk_id
-        and {{ minhash_agreement('member.signature', 'leader.signature') }} >= {{ var('near_duplicate_jaccard') }}
+        and {{ minhash_agreement('member.signature', 'leader.signature') }}
+        >= {{ number_var('near_duplicate_jaccard') }}
     group by bands.chunk_id
 
 ),

@@ -44,7 +44,7 @@ select
     knowledge_ts,
     case
         when {{ stable_fraction("labelled_source || '|' || group_id", 'labelled_split') }}
-            < {{ var('labelled_eval_fraction') }} then 'eval'
+            < {{ number_var('labelled_eval_fraction') }} then 'eval'
         else 'train'
     end as split
 from unioned

@@ -35,8 +35,8 @@ shared as (
     where spoken.chunk_kind = 'transcript' and passage.chunk_kind = 'filing'
     group by spoken.chunk_id, passage.chunk_id
     having
-        count(*) >= {{ var('cross_source_min_shared_figures') }}
-        and sum(least(spoken.significant_digits, 4)) >= {{ var('cross_source_min_figure_score') }}
+        count(*) >= {{ number_var('cross_source_min_shared_figures') }}
+        and sum(least(spoken.significant_digits, 4)) >= {{ number_var('cross_source_min_figure_score') }}
 
 ),
 

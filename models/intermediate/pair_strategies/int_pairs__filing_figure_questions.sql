@@ -207,7 +207,7 @@ table_chunks as (
     select chunk_id
     from table_items
     group by chunk_id
-    having count(*) >= {{ var('filing_question_min_table_rows') }}
+    having count(*) >= {{ number_var('filing_question_min_table_rows') }}
 
 ),
 
@@ -372,16 +372,7 @@ chosen as (
 pairs as (
 
     select
-        cast(null as varchar) as anchor_chunk_id,
-        chunks.doc_id as anchor_doc_id,
-        chosen.question as anchor_text,
-        chunks.knowledge_ts as anchor_knowledge_ts,
-        chunks.chunk_id as positive_chunk_id,
-        chunks.doc_id as positive_doc_id,
-        chunks.chunk_text as positive_text,
-        chunks.knowledge_ts as positive_knowledge_ts,
-        chunks.ticker,
-        chunks.fiscal_period
+        {{ text_anchor_pair_columns('chunks.doc_id', 'chosen.question', 'chunks.knowledge_ts', 'chunks') }}
     from chosen
     inner join chunks on chosen.chunk_id = chunks.chunk_id
 

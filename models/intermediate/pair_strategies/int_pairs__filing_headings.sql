@@ -66,7 +66,7 @@ headings as (
             )
         )
         and {{ prose_share('paragraphs.paragraph_text') }} >= 0.8
-        and length(paragraphs.next_paragraph_text) >= {{ var('filing_heading_min_passage_chars') }}
+        and length(paragraphs.next_paragraph_text) >= {{ number_var('filing_heading_min_passage_chars') }}
         and {{ prose_share('paragraphs.next_paragraph_text') }} >= 0.7
 
 ),
@@ -87,7 +87,7 @@ distinct_headings as (
     select headings.*
     from headings
     inner join heading_spread on headings.heading_key = heading_spread.heading_key
-    where heading_spread.n_companies <= {{ var('filing_heading_max_companies') }}
+    where heading_spread.n_companies <= {{ number_var('filing_heading_max_companies') }}
     qualify row_number() over (
             partition by headings.heading_key order by headings.knowledge_ts, headings.chunk_id, headings.paragraph_no
         ) = 1
@@ -136,7 +136,7 @@ topic_pairs as (
     where
         topic_sentence <> ''
         and len(string_split(topic_sentence, ' ')) >= 6
-        and length(chunk_text) - length(topic_sentence) >= {{ var('filing_heading_min_passage_chars') }}
+        and length(chunk_text) - length(topic_sentence) >= {{ number_var('filing_heading_min_passage_chars') }}
         and {{ prose_share('chunk_text') }} >= 0.7
 
 ),

@@ -32,7 +32,7 @@ pairs as (
         cast(null as varchar) as fiscal_period
     from questions
     inner join passages on questions.passage_key = passages.passage_key
-    where questions.labelled_source <> 'tatqa_dev' or {{ var('tatqa_training') }}
+    where questions.labelled_source <> 'tatqa_dev' or {{ boolean_var('tatqa_training') }}
     -- a question asked twice in the same words about the same passage is one pair
     qualify row_number() over (
             partition by questions.question_text, passages.passage_key order by questions.question_key

@@ -84,7 +84,7 @@ answer_candidates as (
     inner join qa_chunks as chunks on turns.first_chunk_id = chunks.chunk_id
     where
         turns.speaker_role = 'executive'
-        and len(string_split(trim(chunks.chunk_text), ' ')) >= {{ var('qa_min_answer_words') }}
+        and len(string_split(trim(chunks.chunk_text), ' ')) >= {{ number_var('qa_min_answer_words') }}
 
 ),
 
@@ -93,7 +93,7 @@ non_answers as (
     select distinct answer_candidates.chunk_id
     from answer_candidates
     inner join {{ ref('non_answer_patterns') }} as patterns
-        on length(answer_candidates.chunk_text) < {{ var('qa_non_answer_max_chars') }}
+        on length(answer_candidates.chunk_text) < {{ number_var('qa_non_answer_max_chars') }}
             and regexp_matches(lower(answer_candidates.chunk_text), lower(patterns.pattern))
 
 ),

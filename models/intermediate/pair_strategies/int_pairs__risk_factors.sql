@@ -38,7 +38,7 @@ best_factor as (
     inner join chunks on matches.chunk_id = chunks.chunk_id
     inner join taxonomy on matches.risk_factor = taxonomy.risk_factor
     where
-        matches.n_matches >= {{ var('risk_factor_min_matches') }}
+        matches.n_matches >= {{ number_var('risk_factor_min_matches') }}
         {%- if var('risk_factor_skip_definition_lists') %}
             and not {{ is_definition_list('chunks.chunk_text') }}
         {%- endif %}
@@ -57,23 +57,16 @@ capped as (
                 coalesce(item = 'item_1a', false) desc,
                 n_matches desc,
                 {{ stable_fraction('chunk_id', 'risk_factors') }}
-        ) <= {{ var('risk_factor_cap_per_factor') }}
+        ) <= {{ number_var('risk_factor_cap_per_factor') }}
 
 ),
 
 pairs as (
 
     select
-        cast(null as varchar) as anchor_chunk_id,
-        'risk_factor_taxonomy' as anchor_doc_id,
-        taxonomy.description as anchor_text,
-        cast(null as timestamp) as anchor_knowledge_ts,
-        chunks.chunk_id as positive_chunk_id,
-        chunks.doc_id as positive_doc_id,
-        chunks.chunk_text as positive_text,
-        chunks.knowledge_ts as positive_knowledge_ts,
-        chunks.ticker,
-        chunks.fiscal_period
+        {{ text_anchor_pair_columns(
+            "'risk_factor_taxonomy'", 'taxonomy.description', 'cast(null as timestamp)', 'chunks'
+        ) }}
     from capped
     inner join taxonomy on capped.risk_factor = taxonomy.risk_factor
     inner join chunks on capped.chunk_id = chunks.chunk_id

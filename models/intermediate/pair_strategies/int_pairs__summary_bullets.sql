@@ -100,9 +100,9 @@ best as (
     select *
     from scored
     where
-        n_shared_figures >= {{ var('summary_bullet_min_shared_figures') }}
-        and figure_share >= {{ var('summary_bullet_min_figure_share') }}
-        and n_shared_terms >= {{ var('summary_bullet_min_shared_terms') }}
+        n_shared_figures >= {{ number_var('summary_bullet_min_shared_figures') }}
+        and figure_share >= {{ number_var('summary_bullet_min_figure_share') }}
+        and n_shared_terms >= {{ number_var('summary_bullet_min_shared_terms') }}
     qualify row_number() over (
             partition by bullet_chunk_id
             order by

@@ -26,7 +26,7 @@ document_frequency as (
         count(*) as df
     from curated_tokens
     group by token
-    having count(*) between 2 and {{ var('lexical_negative_max_df') }}
+    having count(*) between 2 and {{ number_var('lexical_negative_max_df') }}
 
 )
 
@@ -40,4 +40,4 @@ inner join document_frequency on curated_tokens.token = document_frequency.token
 cross join corpus
 qualify row_number() over (
         partition by curated_tokens.chunk_id order by document_frequency.df, curated_tokens.token
-    ) <= {{ var('lexical_negative_terms_per_chunk') }}
+    ) <= {{ number_var('lexical_negative_terms_per_chunk') }}

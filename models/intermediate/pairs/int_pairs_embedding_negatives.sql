@@ -90,5 +90,5 @@ select
     positive_similarity,
     row_number() over (partition by pair_id order by similarity desc, negative_chunk_id asc) as rule_rank
 from scored
-where similarity < positive_similarity - {{ var('embedding_negative_margin') }}
-qualify rule_rank <= {{ var('negatives_per_pair') }}
+where similarity < positive_similarity - {{ number_var('embedding_negative_margin') }}
+qualify rule_rank <= {{ number_var('negatives_per_pair') }}

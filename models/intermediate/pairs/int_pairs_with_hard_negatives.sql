@@ -232,7 +232,7 @@ labelled_candidates as (
         passages.passage_text
     from {{ ref('int_labelled_passages') }} as passages
     inner join {{ ref('int_document_splits') }} as splits on passages.passage_key = splits.document_id
-    where splits.is_trainable and length(passages.passage_text) >= {{ var('min_chunk_chars') }}
+    where splits.is_trainable and length(passages.passage_text) >= {{ number_var('min_chunk_chars') }}
 
 ),
 

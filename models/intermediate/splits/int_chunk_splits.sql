@@ -73,7 +73,7 @@ near_eval as (
     inner join signatures as eval_signature on candidates.eval_chunk_id = eval_signature.chunk_id
     where
         {{ minhash_agreement('train_signature.signature', 'eval_signature.signature') }}
-        >= {{ var('leakage_jaccard') }}
+        >= {{ number_var('leakage_jaccard') }}
     group by candidates.train_chunk_id
 
 )

@@ -14,7 +14,7 @@ select
     ticker,
     {{ stable_fraction('ticker', 'eval_split') }} as split_fraction,
     case
-        when {{ stable_fraction('ticker', 'eval_split') }} < {{ var('eval_fraction') }} then 'eval'
+        when {{ stable_fraction('ticker', 'eval_split') }} < {{ number_var('eval_fraction') }} then 'eval'
         else 'train'
     end as split
 from tickers

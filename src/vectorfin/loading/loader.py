@@ -16,6 +16,9 @@ All or nothing: every file is read and validated, and each table's change planne
 files written, before the first commit. A commit lands only on the snapshot it was planned on
 (`iceberg.commit_planned`: concurrent loads re-plan instead of duplicating rows), and when one
 table's commit fails, the tables committed before it are rolled back to their previous snapshot.
+A load that fails deletes the data files it wrote that no snapshot references (`iceberg.discard`);
+a full disk or a read-only warehouse is reported with the path and what to do
+(`iceberg.storage_failure`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
+from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from vectorfin.config import Settings
@@ -44,10 +49,12 @@ from vectorfin.iceberg import (
     Staged,
     check_schemas,
     commit_planned,
+    discard,
     ensure_raw_tables,
     get_catalog,
     roll_back,
     stage,
+    storage_failure,
 )
 from vectorfin.loading.chunking import chunk_documents, content_limit
 from vectorfin.loading.readers import read_corpora
@@ -93,16 +100,30 @@ def load_corpus(paths: Sequence[Path], token_budget: int = 256, progress: bool =
     content_limit(token_budget)
     corpus = read_corpora(Path(path) for path in paths)
     settings = Settings.from_env()
-    catalog = get_catalog(settings)
-    _check_existing_schemas(catalog)  # before the long chunking
+    with _storage_failures(settings):
+        catalog = get_catalog(settings)
+        _check_existing_schemas(catalog)  # before the long chunking
     rows = chunk_rows(corpus.documents, token_budget, progress)
-    try:
-        tables = ensure_raw_tables(catalog, settings)
-    except SchemaDriftError as drift:
-        raise LoadError(str(drift)) from drift
     planners = {name: DocumentReplacement(table_rows) for name, table_rows in rows.items()}
-    commit_changes(stage_changes(tables, planners), planners)
+    with _storage_failures(settings):
+        try:
+            tables = ensure_raw_tables(catalog, settings)
+        except SchemaDriftError as drift:
+            raise LoadError(str(drift)) from drift
+        commit_changes(stage_changes(tables, planners), planners)
     return LoadReport({name: planner.result for name, planner in planners.items()}, corpus.warnings)
+
+
+@contextmanager
+def _storage_failures(settings: Settings) -> Iterator[None]:
+    """A full disk or a read-only warehouse or catalog as a LoadError naming the path."""
+    try:
+        yield
+    except (OSError, OperationalError) as error:
+        message = storage_failure(error, settings)
+        if message is None:
+            raise
+        raise LoadError(message) from error
 
 
 def _check_existing_schemas(catalog: Catalog) -> None:
@@ -143,36 +164,49 @@ def _add_chunks(
 
 
 def stage_changes(tables: dict[str, Table], planners: dict[str, DocumentReplacement]) -> dict[str, Staged]:
-    """Plan every table's change and write its data files; nothing is committed yet."""
-    return {name: stage(tables[name], planner) for name, planner in planners.items()}
+    """Plan every table's change and write its data files; nothing is committed yet. When one table's
+    planning fails, the files staged for the others are deleted."""
+    staged: dict[str, Staged] = {}
+    try:
+        for name, planner in planners.items():
+            staged[name] = stage(tables[name], planner)
+    except BaseException:
+        for change in staged.values():
+            discard(change)
+        raise
+    return staged
 
 
 def commit_changes(staged: dict[str, Staged], planners: dict[str, DocumentReplacement]) -> None:
-    """Commit the staged changes one table at a time; on a failure, roll back those committed."""
+    """Commit the staged changes one table at a time; on a failure, roll back those committed and
+    delete the files of those not tried (`commit_planned` deletes those of the one that failed)."""
     committed: list[Committed] = []
+    untried = dict(staged)
     try:
         for name, change in staged.items():
+            del untried[name]
             done = commit_planned(change, planners[name])
             if done is not None:
                 committed.append(done)
     except BaseException as error:
-        undone = {_table_name(change.table): roll_back(change) for change in committed}
+        for change in untried.values():
+            discard(change)
+        not_undone = {_table_name(change.table): roll_back(change) for change in committed}
         if not isinstance(error, Exception):
             raise
         reason = (
             str(error)
             if isinstance(error, SchemaDriftError | LoadError)
-            else f"{type(error).__name__}: {error}"
+            else storage_failure(error) or f"{type(error).__name__}: {error}"
         )
-        rolled_back = [name for name, done in undone.items() if done]
-        kept = [name for name, done in undone.items() if not done]
+        rolled_back = [name for name, why in not_undone.items() if why is None]
+        kept = {name: why for name, why in not_undone.items() if why is not None}
         notes = [f"rolled back {', '.join(rolled_back)}"] if rolled_back else []
-        if kept:
-            notes.append(
-                f"{', '.join(kept)} keep this load's rows: another writer committed on top, so they were "
-                "not rolled back; loading again completes the load"
-            )
-        raise LoadError(f"{reason} ({'; '.join(notes)})" if notes else reason, kept=kept) from error
+        notes.extend(
+            f"{name} keeps this load's rows, not rolled back: {why}; loading again completes the load"
+            for name, why in kept.items()
+        )
+        raise LoadError(f"{reason} ({'; '.join(notes)})" if notes else reason, kept=list(kept)) from error
 
 
 def _table_name(table: Table) -> str:

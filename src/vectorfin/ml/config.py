@@ -76,9 +76,10 @@ class TrainingConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainingConfig:
         """Build from a dbt `var()`/`config()` dict; keys left out keep the project defaults.
 
-        YAML reads `5e-5` as a string, so numbers given as text are accepted. Unknown keys are
-        rejected (a misspelt knob would otherwise be silently ignored), in one message with every
-        problem of the known ones.
+        Numbers must be YAML/JSON numbers, not text, as for every var (`vectorfin.project_settings`):
+        `epochs: "3"` is refused, and so is `5e-5`, which YAML reads as text (`5.0e-5` is a number).
+        Unknown keys are rejected (a misspelt knob would otherwise be silently ignored), in one message
+        with every problem of the known ones.
         """
         values = dict(values or {})
         known = {item.name for item in fields(cls)}
@@ -199,12 +200,7 @@ def _convert(name: str, value: Any, hint: Any) -> Any:
         if target is int:
             return _as_int(value)
         if target is float:
-            if isinstance(value, bool):
-                raise TypeError("a boolean is not a number")
-            number = float(value)
-            if not math.isfinite(number):
-                raise ValueError("not a finite number")
-            return number
+            return _as_number(value)
         return str(value)
     except (TypeError, ValueError) as error:
         raise ValueError(
@@ -223,10 +219,19 @@ def _non_optional(hint: Any) -> Any:
     return typing.get_origin(hint) or hint
 
 
-def _as_int(value: Any) -> int:
+def _as_number(value: Any) -> float:
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number")
+    if isinstance(value, str):
+        raise TypeError("numbers must be YAML/JSON numbers, not text (YAML reads 5e-5 as text: write 5.0e-5)")
     number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _as_int(value: Any) -> int:
+    number = _as_number(value)
     if not number.is_integer():
         raise ValueError("expected a whole number")
     return int(number)

@@ -50,6 +50,9 @@ ADAPTER_DIR = "adapter"
 CHECKPOINTS_DIR = ".checkpoints"
 # The trainer writes this file last into a checkpoint folder: without it the checkpoint is incomplete.
 CHECKPOINT_COMPLETE_FILE = "trainer_state.json"
+# Another run's checkpoints not written to for this long belong to a run that stopped and was never
+# resumed: a starting run removes them, so killed runs do not fill the disk (one resumed later starts over).
+ABANDONED_CHECKPOINT_DAYS = 7
 # What SentenceTransformer needs to rebuild the merged model, plus the completeness marker.
 REQUIRED_ARTIFACT_FILES = ("modules.json", "config.json", "model.safetensors", RESULT_MARKER)
 LOSS_CURVE_POINTS = 100
@@ -103,7 +106,8 @@ def train_model(
 
     `device` is a DeviceChoice or a preferred device name; None picks the best available. Training
     checkpoints every `config.checkpoint_steps` steps beside `output_dir` (see `checkpoint_dir`), and a
-    run of the same pairs and config that finds a checkpoint resumes from it instead of step 0.
+    run of the same pairs and config that finds a checkpoint resumes from it instead of step 0; other
+    runs' abandoned checkpoints are removed first (`remove_abandoned_checkpoints`).
     """
     output_dir = Path(output_dir)
     choice = device if isinstance(device, DeviceChoice) else choose_device(device)
@@ -132,6 +136,7 @@ def train_model(
     )
 
     checkpoints = checkpoint_dir(output_dir)
+    remove_abandoned_checkpoints(checkpoints)
     resume_from = last_complete_checkpoint(checkpoints)
     resumed = _resumed_state(resume_from)
     if resume_from is not None:
@@ -176,6 +181,31 @@ def train_model(
 def checkpoint_dir(output_dir: Path) -> Path:
     """Where the run that will be saved to `output_dir` keeps its resumable checkpoints."""
     return output_dir.parent / CHECKPOINTS_DIR / output_dir.name
+
+
+def remove_abandoned_checkpoints(checkpoints: Path) -> None:
+    """Remove the checkpoints beside `checkpoints` (other runs') not written to for
+    ABANDONED_CHECKPOINT_DAYS; a run still training writes its own more often than that."""
+    cutoff = time.time() - ABANDONED_CHECKPOINT_DAYS * 24 * 3600
+    for other in sorted(checkpoints.parent.glob("*")):
+        if other == checkpoints or not other.is_dir():
+            continue
+        last_written = _last_written(other)
+        if last_written is not None and last_written < cutoff:
+            logger.warning(
+                "Removing the checkpoints of an abandoned run, %s: last written %s, over %d days ago",
+                other,
+                datetime.fromtimestamp(last_written, UTC).isoformat(timespec="seconds"),
+                ABANDONED_CHECKPOINT_DAYS,
+            )
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _last_written(folder: Path) -> float | None:
+    try:
+        return max(path.stat().st_mtime for path in [folder, *folder.rglob("*")])
+    except OSError:  # its run finished and removed it meanwhile
+        return None
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
