@@ -24,7 +24,7 @@ from vectorfin.dbt_settings import is_number
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import DEVICES
-from vectorfin.ml.labels import RESERVED_MODEL_LABELS
+from vectorfin.ml.labels import RESERVED_MODEL_LABELS, comparison_label
 from vectorfin.quality import gate_thresholds
 
 Check = Callable[[Any], list[str]]
@@ -181,7 +181,7 @@ def comparison_models(value: Any) -> list[str]:
         if not isinstance(path, str) or not path.strip():
             problems.append(f"{path!r} is not a folder path")
             continue
-        label = Path(path).name
+        label = comparison_label(path)
         if not (Path(path) / "modules.json").is_file():
             problems.append(
                 f"{path!r} is not a sentence-transformers folder (no modules.json); "

@@ -359,6 +359,8 @@ class _SetScoring:
             judgements,
             tune_rows,
         )
+        # the queries a weight is chosen on, in the order of the tune rows' scores
+        self.tune_ids = [query for query, tune in zip(query_ids, tune_rows, strict=True) if tune]
         self.values: dict[str, dict[str, np.ndarray]] = {}
         self.weights: dict[str, float] = {}
 
@@ -369,8 +371,7 @@ class _SetScoring:
 
     def tune_ndcg(self, doc_scores: np.ndarray) -> float:
         """Mean NDCG@10 of the tune queries, from their (tune queries x documents) scores."""
-        tune_ids = [query for query, tune in zip(self.query_ids, self.tune_rows, strict=True) if tune]
-        return set_metrics(doc_scores, self.chunks.doc_ids, tune_ids, self.judgements)[SELECTION_METRIC]
+        return set_metrics(doc_scores, self.chunks.doc_ids, self.tune_ids, self.judgements)[SELECTION_METRIC]
 
     def rows(self, eval_set: str, parts: np.ndarray, run_id: Callable[[str], str]) -> list[dict]:
         rows = []

@@ -36,7 +36,7 @@ from vectorfin.ml.evaluation import (
     evaluate_models,
     sts_spearman,
 )
-from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL
+from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL, comparison_label
 from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 from vectorfin.project import project_var
@@ -273,11 +273,6 @@ def evaluate(
         metrics = pd.concat([metrics, pd.DataFrame(sts, columns=metrics.columns)], ignore_index=True)
     write_parquet_atomically(metrics, cached)
     return metrics
-
-
-def comparison_label(path: str) -> str:
-    """A comparison model's label in retrieval_metrics: its folder's name."""
-    return Path(path).name
 
 
 def load_comparison_model(path: str) -> SentenceTransformer:
