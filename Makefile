@@ -57,4 +57,4 @@ docs: $(BIN)/.installed
 	$(WITH_ENV) $(BIN)/dbt docs serve
 
 clean:
-	rm -rf warehouse artifacts assets/run_report target logs vectorfin.duckdb
+	rm -rf warehouse artifacts assets/run_report target logs vectorfin.duckdb vectorfin.search_index.duckdb

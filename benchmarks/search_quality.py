@@ -51,7 +51,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "tests" / "python"))
 from dbt_project_runner import DbtWorkspace, run_dbt  # noqa: E402
 from model_folders import linked_base_model  # noqa: E402
 
-from vectorfin import duck  # noqa: E402
+from vectorfin import duck, search_index  # noqa: E402
 from vectorfin.config import project_environment  # noqa: E402
 from vectorfin.ml.config import TrainingConfig  # noqa: E402
 from vectorfin.search import query_embedding, register_search_functions  # noqa: E402
@@ -335,6 +335,7 @@ def eval_set_ndcg(
     compiled = dict(zip(MODES, compile_searches(workspace, calls, {}), strict=True))
     with duck.connect(str(workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
+        search_index.attach(connection, workspace.duckdb_path)
         found = {
             mode: [
                 documents_by_best_chunk(hits, document_of)
@@ -438,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with duck.connect(str(workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
+        search_index.attach(connection, workspace.duckdb_path)
         results = {name: timed_searches(connection, sql, queries) for name, sql in compiled.items()}
     query_vectors = [query_embedding(query, str(searched_artifact)) for query in queries]
 

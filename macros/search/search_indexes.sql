@@ -1,22 +1,52 @@
 {% macro search_indexes(relation) %}
-    {#- The names of the two indexes over `relation` (search_chunks), written once for the model that
-        builds them and the macro that searches them: the HNSW index (DuckDB names indexes per schema),
-        and the schema `fts_<schema>_<table>` that PRAGMA create_fts_index creates (its tables and the
-        macro match_bm25). -#}
-    {{ return({
-        'hnsw_index': relation.identifier ~ '_embedding_hnsw',
-        'fts_schema': 'fts_' ~ relation.schema ~ '_' ~ relation.identifier,
-    }) }}
+    {#- The full-text index over `relation` (search_chunks): the schema `fts_<schema>_<table>` that PRAGMA
+        create_fts_index creates in the warehouse (its tables and the macro match_bm25), named once for
+        the model that builds it and the macro that searches it. The HNSW index lives in a file of its
+        own (vectorfin.search_index), never in the warehouse file. -#}
+    {{ return({'fts_schema': 'fts_' ~ relation.schema ~ '_' ~ relation.identifier}) }}
 {% endmacro %}
 
 
-{% macro create_hnsw_index(relation) %}
-    {#- Post-hook of search_chunks: the vector index dense search uses (ORDER BY array_cosine_distance(...)
-        LIMIT n on this table), with the usearch defaults of the vss extension (M 16, ef_construction 128,
-        ef_search 64, raised to n when a search asks for more). Built inside the model's transaction,
-        after the new table replaced the old one, so the index always matches the table it indexes. -#}
-    create index {{ adapter.quote(search_indexes(relation).hnsw_index) }}
-    on {{ relation }} using hnsw (embedding) with (metric = 'cosine')
+{% macro build_hnsw_index_file(relation) %}
+    {#- Post-hook of search_chunks, after its commit, and the rebuild a search starts when the index file
+        is lost or stale (ensure_hnsw_index_file): vectorfin_build_search_index copies the table's vectors
+        and filter columns into a new DuckDB file, builds the HNSW index there, writes its manifest and
+        publishes the file by one rename (vectorfin.search_index.build). Returns the statement that
+        attaches it read-only: the hook's own SQL. A build killed at any point leaves the published file
+        as it was. -#}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set index = fromjson(run_query("select vectorfin_search_index()").rows[0][0]) -%}
+    {%- do run_query("detach database if exists " ~ index.database) -%}
+    {%- set published = run_query(
+        "select vectorfin_build_search_index(" ~ sql_string(relation | string) ~ ")"
+    ).rows[0][0] -%}
+    {{ return("attach " ~ sql_string(published) ~ " as " ~ index.database ~ " (read_only)") }}
+{% endmacro %}
+
+
+{% macro ensure_hnsw_index_file(relation, build_id) %}
+    {#- Before a search: attach the HNSW index file read-only when it indexes search_chunks' build
+        `build_id`; when it is missing, unreadable or indexes another build (a build killed between the
+        table's commit and the file's rename, a file deleted or copied from elsewhere), say so and
+        rebuild it from search_chunks, which holds the published run's vectors. Returns the file's names
+        (vectorfin.search_index.state). -#}
+    {%- set index = fromjson(run_query("select vectorfin_search_index()").rows[0][0]) -%}
+    {%- set problem = index.problem -%}
+    {%- if not problem -%}
+        {%- do run_query("attach if not exists " ~ sql_string(index.file) ~ " as " ~ index.database ~ " (read_only)") -%}
+        {%- set manifest = run_query("select build_id, model_run_id, chunks from " ~ index.manifest).rows -%}
+        {%- if manifest | length != 1 or manifest[0][0] != build_id -%}
+            {%- set problem = index.file ~ " indexes another build of " ~ relation ~ " ("
+                ~ (manifest[0][1] ~ ", " ~ manifest[0][2] ~ " chunks" if manifest else "no manifest") ~ ")" -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if problem -%}
+        {{ log("The search index file " ~ problem ~ ": rebuilding it from " ~ relation ~ ".", info=true) }}
+        {%- do run_query(build_hnsw_index_file(relation)) -%}
+    {%- endif -%}
+    {{ return(index) }}
 {% endmacro %}
 
 

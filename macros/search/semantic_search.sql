@@ -95,13 +95,17 @@
 
 {% macro search_target(filters) %}
     {#- What a search reads, checked before it runs: search_chunks must hold the published run (all of its
-        chunks) with both indexes, else a clear error saying how to rebuild. Also counts the chunks and
-        those the filters keep, for the dense plan. -#}
+        chunks) with its full-text index, else a clear error saying how to rebuild; the HNSW index file
+        is attached, or rebuilt first when lost or stale (ensure_hnsw_index_file). Also counts the
+        chunks and those the filters keep, for the dense plan. -#}
     {%- set run = published_run() -%}
     {#- the ref outside `if execute`, so a model or analysis calling this depends on search_chunks -#}
     {%- set relation = ref('search_chunks') -%}
     {%- set target = search_indexes(relation) -%}
-    {%- do target.update({'relation': relation, 'run': run, 'vector_type': 'float[384]', 'chunks': 0, 'kept': 0}) -%}
+    {%- do target.update({
+        'relation': relation, 'run': run, 'vector_type': 'float[384]', 'chunks': 0, 'kept': 0,
+        'vectors': '<the HNSW index file>.vectors',
+    }) -%}
     {%- if not execute or flags.WHICH == 'generate' -%}
         {{ return(target) }}
     {%- endif -%}
@@ -114,9 +118,7 @@
     {%- set state = run_query(
         "select model_run_id, count(*), any_value(typeof(embedding)), count(*) filter (where "
         ~ (filters | join(' and ') if filters else 'true') ~ "),"
-        ~ " (select count(*) from duckdb_indexes() where schema_name = " ~ sql_string(relation.schema)
-        ~ " and table_name = " ~ sql_string(relation.identifier)
-        ~ " and index_name = " ~ sql_string(target.hnsw_index) ~ "),"
+        ~ " any_value(build_id),"
         ~ " (select count(*) from duckdb_schemas() where schema_name = " ~ sql_string(target.fts_schema) ~ ")"
         ~ " from " ~ relation ~ " group by model_run_id"
     ) -%}
@@ -131,10 +133,9 @@
         ) }}
     {%- endif -%}
     {%- set row = state.rows[0] -%}
-    {%- if row[4] == 0 or row[5] == 0 -%}
+    {%- if row[5] == 0 -%}
         {{ exceptions.raise_compiler_error(
-            relation ~ " lacks its " ~ ('HNSW index ' ~ target.hnsw_index if row[4] == 0 else 'full-text index '
-            ~ target.fts_schema) ~ " (its post-hooks build both)." ~ rebuild
+            relation ~ " lacks its full-text index " ~ target.fts_schema ~ " (its post-hook builds it)." ~ rebuild
         ) }}
     {%- endif -%}
     {%- if not (row[2].startswith('FLOAT[') and row[2].endswith(']') and row[2][6:-1].isdigit()) -%}
@@ -142,7 +143,8 @@
             relation ~ ".embedding is " ~ row[2] ~ "; the HNSW index needs a fixed-size FLOAT array."
         ) }}
     {%- endif -%}
-    {%- do target.update({'vector_type': row[2], 'chunks': row[1], 'kept': row[3]}) -%}
+    {%- set index = ensure_hnsw_index_file(relation, row[4]) -%}
+    {%- do target.update({'vector_type': row[2], 'chunks': row[1], 'kept': row[3], 'vectors': index.vectors}) -%}
     {{ return(target) }}
 {% endmacro %}
 
@@ -162,7 +164,9 @@
         from {{ metrics }}
         where model = 'tuned+bm25' and eval_set = {{ sql_string(var('main_eval_set')) }}
             and model_run_id = {{ sql_string(run_id ~ '+bm25') }})
-    {%- elif dense_weight is not number or dense_weight is boolean or dense_weight < 0 or dense_weight > 1 -%}
+    {%- elif execute and (dense_weight is not number or dense_weight is boolean or dense_weight < 0
+        or dense_weight > 1) -%}
+        {#- checked when a search compiles to run; while dbt parses, the settings check lists it with the rest -#}
         {{ exceptions.raise_compiler_error(
             "var hybrid_dense_weight must be a number in [0, 1] or null, got " ~ (dense_weight | string)
         ) }}
@@ -198,12 +202,17 @@
             "semantic_search: mode must be one of " ~ (search_modes() | join(', ')) ~ ", got " ~ (mode | string)
         ) }}
     {%- endif -%}
-    {%- set fusion_depth = sql_positive_integer(var('search_fusion_depth'), 'var search_fusion_depth') | int -%}
-    {%- set exact_max = sql_positive_integer(var('search_exact_max_chunks'), 'var search_exact_max_chunks') | int -%}
+    {#- the search vars are checked when a search compiles to run; while dbt parses (an analysis calls this),
+        a bad one is left to the settings check, which lists it with every other problem -#}
+    {%- set fusion_depth = (sql_positive_integer(var('search_fusion_depth'), 'var search_fusion_depth')
+        if execute else 1) | int -%}
+    {%- set exact_max = (sql_positive_integer(var('search_exact_max_chunks'), 'var search_exact_max_chunks')
+        if execute else 1) | int -%}
     {%- set filters = search_filters(ticker, period, as_of) -%}
     {%- set target = search_target(filters) -%}
     {%- set dense_weight = hybrid_dense_weight_sql(target.run.run_id) -%}
     {%- set relation = target.relation -%}
+    {%- set vectors = target.vectors -%}
     {%- set query = sql_string(query_text) -%}
     {#- the query's vector cut to the dims search_chunks serves (all of them, or its Matryoshka prefix) -#}
     {%- set query_vector = "list_slice(vectorfin_embed(" ~ query ~ ", " ~ sql_string(target.run.artifact_path)
@@ -223,7 +232,7 @@
             1 - array_cosine_similarity(
                 embedding, {{ query_vector }}
             ) as distance
-        from {{ relation }}
+        from {{ vectors }}
         where {{ filters | join(' and ') }}
         order by distance, chunk_id
         limit {{ depth }}
@@ -237,7 +246,7 @@
             array_cosine_distance(
                 embedding, {{ query_vector }}
             ) as distance
-        from {{ relation }}
+        from {{ vectors }}
         order by distance
         limit {{ fetch }}
         {%- endif %}

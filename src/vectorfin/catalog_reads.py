@@ -40,12 +40,9 @@ def pinned_snapshot(
         return None
     if not isinstance(pins, Mapping):
         raise ValueError(f"var {PINS_VAR} must map table names to snapshot ids, got {pins!r}")
-    unknown = sorted(set(pins) - set(known_tables))
+    unknown = unknown_pinned_tables(namespace, pins, known_tables, settings)
     if unknown:
-        raise ValueError(
-            f"var {PINS_VAR} names tables {settings.catalog_description} does not hold in namespace "
-            f"{namespace!r}: {', '.join(map(repr, unknown))} (it holds {', '.join(sorted(known_tables))})"
-        )
+        raise ValueError(f"var {PINS_VAR} {unknown}")
     snapshot_id = pins.get(table)
     if snapshot_id is None:
         return None
@@ -54,6 +51,42 @@ def pinned_snapshot(
     if isinstance(snapshot_id, bool) or not isinstance(snapshot_id, int) or snapshot_id <= 0:
         raise ValueError(f"var {PINS_VAR}: {table} must be a positive snapshot id, got {snapshot_id!r}")
     return snapshot_id
+
+
+def unknown_pinned_tables(
+    namespace: str, pins: Mapping[str, Any], known_tables: list[str], settings: Settings
+) -> str:
+    """What is wrong with the tables `pins` names ('' when the catalog holds them all)."""
+    unknown = sorted(set(pins) - set(known_tables))
+    if not unknown:
+        return ""
+    return (
+        f"names tables {settings.catalog_description} does not hold in namespace {namespace!r}: "
+        f"{', '.join(map(repr, unknown))} (it holds {', '.join(sorted(known_tables)) or 'none'})"
+    )
+
+
+def pin_problems(pins: Mapping[str, int]) -> list[str]:
+    """The settings check's look at `raw_snapshot_ids` (whole numbers already): the tables it names and
+    their snapshots, in the catalog, before any node runs rather than when the sources resolve."""
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    from vectorfin.iceberg import RAW_NAMESPACE, TableNotInCatalogError, get_catalog, resolve_table
+
+    settings = Settings.from_env()
+    catalog = get_catalog(settings)
+    try:
+        known = [name for _, name in catalog.list_tables(RAW_NAMESPACE)]
+    except NoSuchNamespaceError:
+        known = []
+    unknown = unknown_pinned_tables(RAW_NAMESPACE, pins, known, settings)
+    problems = [unknown] if unknown else []
+    for table in sorted(set(pins) & set(known)):
+        try:
+            resolve_table(catalog, f"{RAW_NAMESPACE}.{table}", pins[table], settings)
+        except TableNotInCatalogError as error:
+            problems.append(str(error))
+    return problems
 
 
 def read_table(namespace: str, table: str, pins_json: str, invocation_id: str) -> str:

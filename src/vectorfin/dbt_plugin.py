@@ -1,6 +1,6 @@
-"""dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg, fts and vss extensions, installed offline
-(with persistent HNSW indexes allowed: see `vectorfin.search.allow_persistent_vector_indexes`), and the
-functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_score` (the `semantic_search` macro),
+"""dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg, fts and vss extensions, installed offline,
+and the functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_score` (the `semantic_search`
+macro), those that name, check and publish the HNSW index file (`vectorfin.search_index`),
 `vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
 and the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
 `vectorfin_validate_settings(json, json)`). The package's log lines (training progress, say) go to
@@ -22,7 +22,8 @@ from vectorfin.config import SettingsError, check_duckdb_path
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.project_settings import setting_names, validate_settings_json
-from vectorfin.search import allow_persistent_vector_indexes, register_search_functions
+from vectorfin.search import register_search_functions
+from vectorfin.search_index import register_search_index_functions
 
 SETTING_NAMES_FUNCTION = "vectorfin_setting_names"
 VALIDATE_SETTINGS_FUNCTION = "vectorfin_validate_settings"
@@ -41,8 +42,8 @@ class Plugin(BasePlugin):
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         load_extensions(conn)
-        allow_persistent_vector_indexes(conn)
         register_search_functions(conn)
+        register_search_index_functions(conn, self.creds.path)
         register_read_function(conn)
         conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
         conn.create_function(

@@ -24,19 +24,30 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 def write_path_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(temporary)` on a file in `path`'s folder (for writers that take a path, such as an
-    ONNX export), flush it to disk, then rename it over `path` (os.replace): readers see the old file
-    or the whole new one, never a part (a build killed mid-write, two builds at once). The temporary
-    file is removed on any error."""
+    ONNX export), then publish it as `path` (`publish_file`): readers see the old file or the whole new
+    one, never a part (a build killed mid-write, two builds at once). The temporary file is removed on
+    any error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     temporary = Path(name)
     try:
         write(temporary)
-        with temporary.open("rb+") as file:
-            os.fsync(file.fileno())
-        temporary.chmod(READABLE)  # mkstemp creates it readable by its owner only
-        os.replace(temporary, path)
+        publish_file(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def publish_file(temporary: Path, path: Path) -> None:
+    """Flush the finished `temporary` to disk and rename it over `path` (same folder), then flush the
+    folder, so that after a crash at any moment `path` is the old file or the whole new one."""
+    with temporary.open("rb+") as file:
+        os.fsync(file.fileno())
+    temporary.chmod(READABLE)  # mkstemp creates it readable by its owner only
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vectorfin.catalog_reads import pin_problems
 from vectorfin.dbt_settings import is_number
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.ml.config import TrainingConfig
@@ -158,17 +159,17 @@ def pair_strategy_entries(value: Any) -> list[str]:
 
 
 def snapshot_pins(value: Any) -> list[str]:
-    """{raw table name: Iceberg snapshot id}; which tables exist is checked against the catalog when
-    the sources resolve (vectorfin.catalog_reads), which knows them."""
+    """{raw table name: Iceberg snapshot id}, each table and snapshot held by the catalog."""
     if value is None:
         return []
     if not isinstance(value, Mapping):
         return [f"must be a mapping of raw table name to snapshot id, got {value!r}"]
-    return [
+    problems = [
         f"{table}: a snapshot id is a whole number, got {snapshot!r}"
         for table, snapshot in value.items()
         if not isinstance(snapshot, int) or isinstance(snapshot, bool)
     ]
+    return problems or (pin_problems(value) if value else [])
 
 
 def comparison_models(value: Any) -> list[str]:

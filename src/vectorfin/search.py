@@ -49,15 +49,3 @@ def register_search_functions(connection: DuckDBPyConnection) -> None:
     connection.create_function(
         RRF_FUNCTION, rrf_score_arrow, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE", type="arrow"
     )
-
-
-def allow_persistent_vector_indexes(connection: DuckDBPyConnection) -> None:
-    """Let `CREATE INDEX ... USING HNSW` run on a table of a database file (the vss extension refuses it
-    by default). Safe here because the indexed table (`search_chunks`) is only ever written whole: dbt
-    creates it and its index in one transaction, and nothing updates it in place. The vss extension's
-    warning is about the write-ahead log of such updates; a build killed before its commit leaves the
-    previous table and index as they were, and a committed one is replayed from the log on the next
-    read-write open, as dbt's (tested in tests/python/test_semantic_search.py). A read-only session
-    cannot replay an HNSW index from the log (DuckDB 1.5.5: "Could not write file"): after such a kill,
-    any dbt command opens the file once and checkpoints it."""
-    connection.execute("SET GLOBAL hnsw_enable_experimental_persistence = true")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dbt_project_runner import DEMO_TRAINING, JUDGE_SMALL_SETS, DbtWorkspace, TrainedDemo, run_dbt
 from documented_shell import DocumentedShell
 
 from vectorfin.config import PROJECT_ROOT, Settings
@@ -46,3 +47,12 @@ def documented_demo(tmp_path_factory: pytest.TempPathFactory) -> DocumentedShell
     built = shell.make("build", "DBT_ARGS=--exclude training_runs+")
     assert built.returncode == 0, f"make build failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
     return shell
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> TrainedDemo:
+    """One `dbt build` of the demo with training per session: the slowest build of the suite, shared."""
+    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("trained_demo"))
+    first = run_dbt(["build"], workspace.env, vars={"training": DEMO_TRAINING, **JUDGE_SMALL_SETS})
+    assert first.ok, first.summary()
+    return TrainedDemo(workspace, first, workspace.copy_to(tmp_path_factory.mktemp("trained_demo_pristine")))

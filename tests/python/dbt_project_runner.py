@@ -31,10 +31,16 @@ from typing import Any
 import pytest
 
 from vectorfin.config import PROJECT_ROOT, project_environment
+from vectorfin.search_index import search_index_path
 
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
 # The ML models train and embed with the real model: not what a data-pipeline test should wait for.
 ML_MODELS_EXCLUDE = ("--exclude", "training_runs+")
+# The training settings of the trained demo build (conftest.py, `trained_demo`): seconds on a CPU.
+DEMO_TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
+# The demo's held-out set is a handful of queries, under the default regression_min_queries: judge it anyway,
+# so that the regression check is exercised.
+JUDGE_SMALL_SETS = {"regression_min_queries": 1}
 
 
 def dbt_executable() -> list[str]:
@@ -173,13 +179,17 @@ class DbtWorkspace:
                 )
 
     def copy_to(self, root: Path) -> DbtWorkspace:
-        """A copy of this workspace's DuckDB file (and WAL) sharing its (read-only) warehouse."""
+        """A copy of this workspace's DuckDB file (and WAL) and search index file, sharing its (read-only)
+        warehouse."""
         root.mkdir(parents=True, exist_ok=True)
         target = root / self.duckdb_path.name
-        for suffix in ("", ".wal"):
-            source = Path(f"{self.duckdb_path}{suffix}")
+        for source, copy in (
+            (self.duckdb_path, target),
+            (Path(f"{self.duckdb_path}.wal"), Path(f"{target}.wal")),
+            (search_index_path(self.duckdb_path), search_index_path(target)),
+        ):
             if source.exists():
-                shutil.copy2(source, Path(f"{target}{suffix}"))
+                shutil.copy2(source, copy)
         env = dict(
             self.env,
             VECTORFIN_DUCKDB_PATH=str(target),
@@ -254,6 +264,18 @@ def run_dbt(
     results_file = run_dir / "target" / "run_results.json"
     run_results = json.loads(results_file.read_text()) if results_file.exists() else None
     return DbtResult(args, completed.returncode, completed.stdout, completed.stderr, seconds, run_results)
+
+
+@dataclass
+class TrainedDemo:
+    """The demo built once with training, evaluation, embeddings and search. `workspace` is for tests
+    that build on it in place (test_dbt_python_models); `pristine` is a copy of its DuckDB files taken
+    right after the build (sharing its Iceberg warehouse and artifacts, which nothing removes), for
+    tests that must see it as built, whatever ran before them."""
+
+    workspace: DbtWorkspace
+    first: DbtResult
+    pristine: DbtWorkspace
 
 
 @dataclass

@@ -236,6 +236,11 @@ def test_bad_settings_stop_the_build_before_any_node(demo_dbt_build: DemoBuild, 
             "training": {"learning_rate": 1.0, "lora_r": -1, "lora_rank": 8},
             "eval_fraction": 2,
             "negatives_per_pair": -3,
+            # search vars (a search in an analysis once failed dbt's parse on the first of them) and
+            # snapshot pins the catalog does not hold (once found only after the seeds and 8 models)
+            "hybrid_dense_weight": 2,
+            "search_fusion_depth": 0,
+            "raw_snapshot_ids": {"transcript_chunks": 123, "nosuch": 1},
         },
     )
 
@@ -249,6 +254,10 @@ def test_bad_settings_stop_the_build_before_any_node(demo_dbt_build: DemoBuild, 
         "unknown training setting(s) lora_rank",
         "eval_fraction: must be in (0, 1), got 2",
         "negatives_per_pair: must be at least 1, got -3",
+        "hybrid_dense_weight: must be in [0, 1], got 2",
+        "search_fusion_depth: must be at least 1, got 0",
+        "raw_snapshot_ids: names tables catalog 'vectorfin'",
+        "table raw.transcript_chunks has no snapshot 123",
     ):
         assert expected in message
         assert expected in result.stdout  # what the person running dbt reads

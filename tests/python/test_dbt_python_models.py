@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
+from dbt_project_runner import DEMO_TRAINING, JUDGE_SMALL_SETS, DbtResult, DbtWorkspace, TrainedDemo, run_dbt
 from PIL import Image
 from test_report import SECTIONS as REPORT_SECTIONS
 
@@ -24,10 +24,6 @@ from vectorfin.config import PROJECT_ROOT
 from vectorfin.project import project_var
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
 
-TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
-# The demo's held-out set is a handful of queries, under the default regression_min_queries: judge it anyway,
-# so that the regression check is exercised here.
-JUDGE_SMALL_SETS = {"regression_min_queries": 1}
 EMBEDDINGS_TABLE = "embeddings/chunk_embeddings"
 # What dbt reads of the project (a copy of these is a working project).
 DBT_PROJECT_FILES = (
@@ -55,7 +51,9 @@ class FullBuild:
 
     def build(self, *args: str, training: dict | None = None) -> DbtResult:
         return run_dbt(
-            ["build", *args], self.workspace.env, vars={"training": training or TRAINING, **JUDGE_SMALL_SETS}
+            ["build", *args],
+            self.workspace.env,
+            vars={"training": training or DEMO_TRAINING, **JUDGE_SMALL_SETS},
         )
 
     def iceberg_embeddings(self, sql: str) -> list[tuple]:
@@ -78,11 +76,8 @@ def printed_hits(output: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def full_build(tmp_path_factory: pytest.TempPathFactory) -> FullBuild:
-    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("full_build"))
-    first = run_dbt(["build"], workspace.env, vars={"training": TRAINING, **JUDGE_SMALL_SETS})
-    assert first.ok, first.summary()
-    return FullBuild(workspace, first)
+def full_build(trained_demo: TrainedDemo) -> FullBuild:
+    return FullBuild(trained_demo.workspace, trained_demo.first)
 
 
 def test_training_runs_real_lora_steps_on_cpu(full_build: FullBuild) -> None:
@@ -252,7 +247,7 @@ def test_round_two_mines_hard_negatives_with_the_published_vectors(
     result = run_dbt(
         ["build", "--select", *selection, "--exclude", "training_runs+"],
         copy.env,
-        vars={"training": TRAINING, **JUDGE_SMALL_SETS, "hard_negative_round": 2},
+        vars={"training": DEMO_TRAINING, **JUDGE_SMALL_SETS, "hard_negative_round": 2},
     )
     assert result.ok, result.summary()
 
@@ -346,7 +341,7 @@ def test_unchanged_rebuild_trains_and_embeds_nothing(full_build: FullBuild) -> N
 def test_changed_config_retrains(full_build: FullBuild) -> None:
     [(before,)] = full_build.workspace.query("select count(*) from training_runs")
 
-    changed = full_build.build("--select", "training_runs", training=TRAINING | {"lora_r": 4})
+    changed = full_build.build("--select", "training_runs", training=DEMO_TRAINING | {"lora_r": 4})
 
     assert changed.ok, changed.summary()
     latest = full_build.workspace.query(
@@ -385,7 +380,7 @@ def test_a_regressed_run_is_not_published(full_build: FullBuild) -> None:
     [(snapshots_before,)] = workspace.query(snapshots)
     # the run test_changed_config_retrains trained: reused then, trained here when run alone
     trained = full_build.build(
-        "--select", "training_runs", "retrieval_metrics", training=TRAINING | {"lora_r": 4}
+        "--select", "training_runs", "retrieval_metrics", training=DEMO_TRAINING | {"lora_r": 4}
     )
     assert trained.ok, trained.summary()
     [(new_run,)] = workspace.query("select run_id from training_runs order by built_at desc limit 1")

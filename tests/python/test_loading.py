@@ -190,6 +190,14 @@ def _broken_json(corpus: Path) -> tuple[Path, str]:
     return filings, "line 3: invalid JSON"
 
 
+def _repeated_key(corpus: Path) -> tuple[Path, str]:
+    filings = corpus / "filings/edgar_10k/filings_10k.jsonl"
+    first, *rest = filings.read_text().splitlines()
+    # the same key twice in one object: json.loads would keep the second value silently
+    filings.write_text("\n".join([first[:-1] + ', "cik": "0000000001"}', *rest]) + "\n")
+    return filings, "line 1: key 'cik' appears twice in one object"
+
+
 def _huge_turn_idx(corpus: Path) -> tuple[Path, str]:
     turns = corpus / "transcripts/speaker_turns/turns.jsonl"
     records = _demo_lines(turns)
@@ -256,6 +264,7 @@ def _conflicting_pages(corpus: Path) -> tuple[Path, str]:
         _bad_call_date,
         _corrupt_parquet,
         _broken_json,
+        _repeated_key,
         _huge_turn_idx,
         _far_future_date,
         _control_character_in_a_speaker,

@@ -10,27 +10,29 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import signal
 import subprocess
-import sys
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from dbt_project_runner import DbtResult, DbtWorkspace, run_dbt
+from dbt_project_runner import DbtResult, DbtWorkspace, TrainedDemo, dbt_executable, run_dbt
 
-from vectorfin import duck
+from vectorfin import duck, search_index
 from vectorfin.config import PROJECT_ROOT
 from vectorfin.fusion import rrf_score
 from vectorfin.search import query_embedding, register_search_functions
+from vectorfin.search_index import search_index_path
 
 pytestmark = pytest.mark.slow
 
-TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
 # A date between the demo chunks' knowledge_ts (2022-12-30 .. 2024-09-29): some text is public by then,
 # some is not. The README's example date.
 AS_OF = "2023-06-30"
@@ -111,12 +113,9 @@ def search_call(query: str, **arguments: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def search_build(tmp_path_factory: pytest.TempPathFactory) -> SearchBuild:
-    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("search_build"))
-    built = run_dbt(["build"], workspace.env, vars={"training": TRAINING})
-    assert built.ok, built.summary()
-    assert built.status("search_chunks") == "success"
-    return SearchBuild(workspace)
+def search_build(trained_demo: TrainedDemo) -> SearchBuild:
+    assert trained_demo.first.status("search_chunks") == "success"
+    return SearchBuild(trained_demo.pristine)
 
 
 @pytest.fixture(scope="module")
@@ -136,18 +135,28 @@ def hits(search_build: SearchBuild) -> dict[str, list[dict]]:
 
 
 def test_search_chunks_holds_the_published_run_with_both_indexes(search_build: SearchBuild) -> None:
+    """The table and its full-text index in the warehouse file, which holds no custom index; the HNSW
+    index in its own file, over the same chunks, naming the build of search_chunks it indexes."""
     [(published, embedded)] = search_build.query(
         "select any_value(model_run_id), count(*) from chunk_embeddings"
     )
-    [(runs, rows, fts_docs)] = search_build.query(
-        "select count(distinct model_run_id), count(*), (select count(*) from fts_main_search_chunks.docs) "
-        "from search_chunks"
+    [(runs, rows, fts_docs, build_id)] = search_build.query(
+        "select count(distinct model_run_id), count(*), (select count(*) from fts_main_search_chunks.docs), "
+        "any_value(build_id) from search_chunks"
     )
-    indexes = search_build.query("select table_name, index_name from duckdb_indexes()")
+    index_file = search_index_path(search_build.workspace.duckdb_path)
+    with duckdb.connect(str(index_file), read_only=True) as connection:
+        indexed = connection.execute(
+            "select count(*), (select count(*) from duckdb_indexes() where index_name = ?) from vectors",
+            [search_index.INDEX],
+        ).fetchone()
+        manifest = connection.execute("select build_id, model_run_id, chunks from manifest").fetchall()
 
     assert (runs, rows, fts_docs) == (1, embedded, embedded)
     assert search_build.query("select distinct model_run_id from search_chunks") == [(published,)]
-    assert ("search_chunks", "search_chunks_embedding_hnsw") in indexes
+    assert search_build.query("select index_name from duckdb_indexes()") == []
+    assert indexed == (embedded, 1)
+    assert manifest == [(build_id, published, embedded)]
 
 
 def test_every_mode_returns_ranked_hits_of_the_published_run(
@@ -364,7 +373,7 @@ def test_the_readmes_searches_find_hits_on_the_demo(search_build: SearchBuild, c
 
 
 def test_dense_search_uses_the_hnsw_index(search_build: SearchBuild) -> None:
-    """EXPLAIN, in a new DuckDB session on the built file (the index persisted): an unfiltered dense or
+    """EXPLAIN, in a new DuckDB session on the built files (the index file attached): an unfiltered dense or
     hybrid search and an over-fetching filtered one scan the HNSW index; a selective filter scores every
     kept chunk instead (an HNSW scan there would lose hits to the filter)."""
     calls = [
@@ -377,20 +386,21 @@ def test_dense_search_uses_the_hnsw_index(search_build: SearchBuild) -> None:
 
     with duck.connect(str(search_build.workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
+        search_index.attach(connection, search_build.workspace.duckdb_path)
         uses_index = ["HNSW_INDEX_SCAN" in plan_operators(connection, sql) for sql in compiled]
 
     assert uses_index == [True, True, True, False]
 
 
-def test_a_stale_or_unindexed_search_table_is_a_clear_error_until_rebuilt(
+def test_a_stale_search_table_is_a_clear_error_until_rebuilt(
     search_build: SearchBuild, tmp_path: Path
 ) -> None:
-    """search_chunks must hold what chunk_embeddings publishes, with both indexes: when chunk_embeddings
-    changed without it (or an index is gone), a search says so and how to rebuild; `dbt run --select
-    search_chunks` rebuilds the table and both indexes to match."""
+    """search_chunks must hold what chunk_embeddings publishes, with its full-text index: when
+    chunk_embeddings changed without it (or the index is gone), a search says so and how to rebuild;
+    `dbt run --select search_chunks` rebuilds the table, both indexes and the HNSW index file."""
     copy = search_build.workspace.copy_to(tmp_path)
     search = ["run-operation", "print_semantic_search", "--args", "{query: margins, mode: hybrid}"]
-    copy.execute("drop index search_chunks_embedding_hnsw")
+    copy.execute("drop schema fts_main_search_chunks cascade")
     unindexed = run_dbt(search, copy.env)
     copy.execute(
         "delete from chunk_embeddings where chunk_id in (select chunk_id from chunk_embeddings limit 5)"
@@ -400,60 +410,149 @@ def test_a_stale_or_unindexed_search_table_is_a_clear_error_until_rebuilt(
     after = run_dbt(search, copy.env)
 
     assert not unindexed.ok
-    assert "lacks its HNSW index search_chunks_embedding_hnsw" in unindexed.stdout
+    assert "lacks its full-text index fts_main_search_chunks" in unindexed.stdout
     assert "Rebuild it: `dbt run --select search_chunks`" in unindexed.stdout
     assert not stale.ok and "is out of date" in stale.stdout
     assert rebuilt.ok, rebuilt.summary()
     [(embedded,)] = copy.query("select count(*) from chunk_embeddings")
     assert copy.query(
-        "select count(*), (select count(*) from fts_main_search_chunks.docs), (select count(*) from "
-        "duckdb_indexes() where index_name = 'search_chunks_embedding_hnsw') from search_chunks"
-    ) == [(embedded, embedded, 1)]
+        "select count(*), (select count(*) from fts_main_search_chunks.docs) from search_chunks"
+    ) == [(embedded, embedded)]
+    with duckdb.connect(str(search_index_path(copy.duckdb_path)), read_only=True) as connection:
+        assert connection.execute("select count(*) from vectors").fetchall() == [(embedded,)]
     assert after.ok, after.summary()
+    assert "rebuilding it" not in after.stdout
 
 
-# A process that commits a table and its HNSW index as search_chunks' build does, then is killed before
-# DuckDB checkpoints (writes the index into the file): only the write-ahead log holds them.
-KILLED_WRITER = """
-import os, sys
-from vectorfin import duck
-from vectorfin.search import allow_persistent_vector_indexes
-connection = duck.connect(sys.argv[1])
-allow_persistent_vector_indexes(connection)
-connection.execute("pragma disable_checkpoint_on_shutdown")
-connection.execute("set checkpoint_threshold = '10GB'")
-connection.execute("begin")
-connection.execute(
-    "create table vectors as select i as id, [cos(i), sin(i), cos(3 * i) + 2]::float[3] as embedding "
-    "from range(500) as r(i)"
-)
-connection.execute("create index vectors_hnsw on vectors using hnsw (embedding) with (metric = 'cosine')")
-connection.execute("commit")
-os.kill(os.getpid(), 9)
-"""
+def test_an_unreadable_or_stale_hnsw_index_file_rebuilds_itself(
+    search_build: SearchBuild, tmp_path: Path
+) -> None:
+    """The HNSW index file not a DuckDB file, then one built for another build of search_chunks (as a
+    build killed between the table's commit and the file's rename leaves it): each time the next search
+    says so, rebuilds it from search_chunks and answers as before; the search after that uses the file
+    as it is. (A deleted file: the kill test.)"""
+    copy = search_build.workspace.copy_to(tmp_path)
+    index_file = search_index_path(copy.duckdb_path)
+    search = ["run-operation", "print_semantic_search", "--args", "{query: margins, k: 3}"]
+    index_file.write_bytes(b"not a database" * 100)
+    unreadable = run_dbt(search, copy.env)
+    copy.execute("update search_chunks set build_id = 'a later build'")
+    stale = run_dbt(search, copy.env)
+    after = run_dbt(search, copy.env)
+
+    assert unreadable.ok, unreadable.summary()
+    assert f"The search index file {index_file} cannot be read" in unreadable.stdout
+    assert stale.ok, stale.summary()
+    assert f"The search index file {index_file} indexes another build of" in stale.stdout
+    assert after.ok and "rebuilding it" not in after.stdout
+    assert hit_lines(unreadable.stdout) == hit_lines(stale.stdout) == hit_lines(after.stdout)
+    assert len(hit_lines(after.stdout)) == 3
 
 
-def test_a_committed_index_survives_a_killed_writer(tmp_path: Path) -> None:
-    """kill -9 after the commit and before any checkpoint: the next read-write session (dbt's) replays the
-    log, and the index is there, used, and finds what an exact search finds."""
-    path = tmp_path / "killed.duckdb"
-    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], capture_output=True, text=True)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert Path(f"{path}.wal").stat().st_size > 0
-    nearest = "select id from vectors order by array_cosine_distance(embedding, [1, 0, 3]::float[3]) limit 5"
+def hit_lines(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if re.match(r".*\| -?\d", line)]
 
-    with duck.connect(str(path)) as connection:
-        indexes = connection.execute("select index_name from duckdb_indexes()").fetchall()
-        operators = plan_operators(connection, nearest)
-        found = connection.execute(nearest).fetchall()
-        exact = connection.execute(
-            "select id from vectors "
-            "order by 1 - array_cosine_similarity(embedding, [1, 0, 3]::float[3]), id limit 5"
+
+# The kill test's copy of the demo build gets this many copies of each chunk (vectors nudged apart), so the
+# HNSW index file takes seconds to build and the timed kills land in every phase of the build.
+CHUNK_COPIES = 40
+# Kills of `dbt build --select search_chunks` at these shares of an unkilled build's time: dbt's start,
+# the settings check, the table, the full-text index, the HNSW file's build and rename.
+KILL_SHARES = (0.2, 0.35, 0.5, 0.6, 0.7, 0.78, 0.86, 0.93)
+
+
+def every_table_read_only(path: Path) -> dict[str, int]:
+    """{schema.table: rows} of every table of a DuckDB file, opened read-only by plain DuckDB (no
+    extension loaded): what a BI tool or `duckdb -readonly` does."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        tables = connection.execute(
+            "select schema_name, table_name from duckdb_tables() order by all"
         ).fetchall()
+        return {
+            f"{schema}.{table}": connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[
+                0
+            ]
+            for schema, table in tables
+        }
 
-    assert indexes == [("vectors_hnsw",)]
-    assert "HNSW_INDEX_SCAN" in operators
-    assert sorted(found) == sorted(exact)
+
+def killed(args: list[str], workspace: DbtWorkspace, when: Callable[[], bool], timeout: float = 300) -> bool:
+    """Start `dbt <args>` and SIGKILL its process group as soon as `when()` holds; False when it ended
+    first."""
+    run_dir = workspace.root / "dbt_runs" / f"killed-{time.time_ns()}"
+    env = dict(workspace.env, DBT_TARGET_PATH=str(run_dir / "target"), DBT_LOG_PATH=str(run_dir / "logs"))
+    process = subprocess.Popen(
+        [*dbt_executable(), *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if when():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.002)
+    process.wait(timeout=timeout)
+    return False
+
+
+def test_a_build_or_search_killed_at_any_point_leaves_files_any_reader_opens(
+    search_build: SearchBuild, tmp_path: Path
+) -> None:
+    """SIGKILL at 11 points: `dbt build --select search_chunks` at 8 moments of its run and once while
+    it writes the HNSW index file; a search while it rebuilds a lost index file; a search at its start.
+    After every kill, plain DuckDB (no extension) opens the warehouse file read-only and every table
+    keeps its rows; the last published index file opens whole. Then the project's next runs answer:
+    a search (rebuilding the lost index file) and a build."""
+    copy = search_build.workspace.copy_to(tmp_path / "killed")
+    copy.execute(
+        "insert into int_chunks_curated by name select * replace (chunk_id || '-' || copy as chunk_id) "
+        f"from int_chunks_curated, range(1, {CHUNK_COPIES}) as copies(copy)",
+        "insert into chunk_embeddings by name select * replace (chunk_id || '-' || copy as chunk_id, "
+        "[value + 0.01 * (random() - 0.5) for value in embedding]::float[384] as embedding) "
+        f"from chunk_embeddings, range(1, {CHUNK_COPIES}) as copies(copy)",
+    )
+    build = ["build", "--select", "search_chunks"]
+    unkilled = run_dbt(build, copy.env)
+    assert unkilled.ok, unkilled.summary()
+    tables = every_table_read_only(copy.duckdb_path)
+    index_file = search_index_path(copy.duckdb_path)
+    building = index_file.with_name(index_file.name + search_index.BUILDING)
+    search = ["run-operation", "print_semantic_search", "--args", "{query: margins, k: 3}"]
+
+    def started_after(seconds: float) -> Callable[[], bool]:
+        start = time.monotonic()
+        return lambda: time.monotonic() - start >= seconds
+
+    def kill(args: list[str], when: Callable[[], bool]) -> bool:
+        """One kill, then every table read as a BI tool reads it."""
+        was_killed = killed(args, copy, when)
+        read_after_kills.append(every_table_read_only(copy.duckdb_path))
+        return was_killed
+
+    read_after_kills: list[dict[str, int]] = []
+    kills = [kill(build, started_after(share * unkilled.seconds)) for share in KILL_SHARES]
+    kills.append(kill(build, building.exists))
+    with duckdb.connect(str(index_file), read_only=True) as connection:  # the last one published, whole
+        published = connection.execute("select count(*) from vectors").fetchone()
+    index_file.unlink()
+    kills.append(kill(search, building.exists))
+    kills.append(kill(search, started_after(1.0)))
+    answered = run_dbt(search, copy.env)
+    rebuilt = run_dbt(build, copy.env)
+
+    assert kills.count(True) >= 10, kills
+    assert all(read == tables for read in read_after_kills)
+    assert published == (tables["main.search_chunks"],)
+    assert answered.ok, answered.summary()
+    assert f"The search index file {index_file} does not exist: rebuilding it" in answered.stdout
+    assert len(hit_lines(answered.stdout)) == 3
+    assert rebuilt.ok, rebuilt.summary()
+    assert every_table_read_only(copy.duckdb_path) == tables
 
 
 def test_a_search_embeds_its_query_once(search_build: SearchBuild) -> None:
@@ -465,6 +564,7 @@ def test_a_search_embeds_its_query_once(search_build: SearchBuild) -> None:
 
     with duck.connect(str(search_build.workspace.duckdb_path), read_only=True) as connection:
         register_search_functions(connection)
+        search_index.attach(connection, search_build.workspace.duckdb_path)
         embedded = []
         for sql in (dense, hybrid):
             query_embedding.cache_clear()

@@ -106,11 +106,32 @@ def _read_jsonl(path: Path) -> SourceFile:
 
 def _json_object(path: Path, line_number: int, line: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=_object_without_repeated_keys)
     except json.JSONDecodeError as error:
         raise LoadError(f"{path}, line {line_number}: invalid JSON ({error.msg})") from error
+    except _RepeatedKeyError as error:
+        raise LoadError(
+            f"{path}, line {line_number}: key {error.key!r} appears twice in one object; "
+            "which value is meant is unclear"
+        ) from None
     if not isinstance(value, dict):
         raise LoadError(f"{path}, line {line_number}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+class _RepeatedKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats (json.loads would keep the last value silently)."""
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _RepeatedKeyError(key)
+        value[key] = item
     return value
 
 
