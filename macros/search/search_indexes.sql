@@ -34,17 +34,14 @@
         (vectorfin.search_index.state). -#}
     {%- set index = fromjson(run_query("select vectorfin_search_index()").rows[0][0]) -%}
     {%- set problem = index.problem -%}
-    {%- if not problem -%}
-        {%- do run_query("attach if not exists " ~ sql_string(index.file) ~ " as " ~ index.database ~ " (read_only)") -%}
-        {%- set manifest = run_query("select build_id, model_run_id, chunks from " ~ index.manifest).rows -%}
-        {%- if manifest | length != 1 or manifest[0][0] != build_id -%}
-            {%- set problem = index.file ~ " indexes another build of " ~ relation ~ " ("
-                ~ (manifest[0][1] ~ ", " ~ manifest[0][2] ~ " chunks" if manifest else "no manifest") ~ ")" -%}
-        {%- endif -%}
+    {%- if not problem and index.build_id != build_id -%}
+        {%- set problem = index.file ~ " indexes another build of " ~ relation ~ " (" ~ index.build_id ~ ")" -%}
     {%- endif -%}
     {%- if problem -%}
         {{ log("The search index file " ~ problem ~ ": rebuilding it from " ~ relation ~ ".", info=true) }}
         {%- do run_query(build_hnsw_index_file(relation)) -%}
+    {%- else -%}
+        {%- do run_query("attach if not exists " ~ sql_string(index.file) ~ " as " ~ index.database ~ " (read_only)") -%}
     {%- endif -%}
     {{ return(index) }}
 {% endmacro %}

@@ -45,18 +45,20 @@ def search_index_path(duckdb_path: str | Path) -> Path:
     return path.with_name(path.stem + SUFFIX)
 
 
-def problem(duckdb_path: str | Path) -> str:
-    """Why the index file cannot serve searches as it is ('' when it opens): missing, or what DuckDB
-    said on opening it read-only and listing its tables."""
+def manifest(duckdb_path: str | Path) -> tuple[str, str]:
+    """(problem, build_id): why the index file cannot serve searches as it is ('' when it opens and
+    has its manifest: missing, or what DuckDB said), and the build of search_chunks it indexes. Read
+    on a connection of its own, so that a stale file is never attached, and read, by the transaction
+    that must then replace it."""
     path = search_index_path(duckdb_path)
     if not path.exists():
-        return f"{path} does not exist"
+        return f"{path} does not exist", ""
     try:
         with duckdb.connect(str(path), read_only=True) as connection:
-            connection.execute("select count(*) from duckdb_tables()").fetchall()
-    except duckdb.Error as error:
-        return f"{path} cannot be read ({str(error).splitlines()[0]})"
-    return ""
+            [(build_id,)] = connection.execute(f"select build_id from {MANIFEST}").fetchall()
+    except (duckdb.Error, ValueError) as error:
+        return f"{path} cannot be read ({str(error).splitlines()[0]})", ""
+    return "", build_id
 
 
 def build(connection: DuckDBPyConnection, duckdb_path: str | Path, source: str) -> str:
@@ -107,14 +109,15 @@ def _publish(duckdb_path: str | Path, building: Path) -> str:
 
 def state(duckdb_path: str | Path) -> str:
     """What the search macros need to know of the index file, as JSON: where it is, the names to read
-    it by once attached, and `problem` (see `problem`)."""
+    it by once attached, and its `problem` and `build_id` (see `manifest`)."""
+    problem, build_id = manifest(duckdb_path)
     return json.dumps(
         {
             "file": str(search_index_path(duckdb_path)),
             "database": DATABASE,
             "vectors": f"{DATABASE}.{VECTORS}",
-            "manifest": f"{DATABASE}.{MANIFEST}",
-            "problem": problem(duckdb_path),
+            "problem": problem,
+            "build_id": build_id,
         }
     )
 

@@ -510,9 +510,11 @@ def test_a_build_or_search_killed_at_any_point_leaves_files_any_reader_opens(
     a search (rebuilding the lost index file) and a build."""
     copy = search_build.workspace.copy_to(tmp_path / "killed")
     copy.execute(
-        "insert into int_chunks_curated by name select * replace (chunk_id || '-' || copy as chunk_id) "
+        "insert into int_chunks_curated by name select * exclude (copy) "
+        "replace (chunk_id || '-' || copy as chunk_id) "
         f"from int_chunks_curated, range(1, {CHUNK_COPIES}) as copies(copy)",
-        "insert into chunk_embeddings by name select * replace (chunk_id || '-' || copy as chunk_id, "
+        "insert into chunk_embeddings by name select * exclude (copy) "
+        "replace (chunk_id || '-' || copy as chunk_id, "
         "[value + 0.01 * (random() - 0.5) for value in embedding]::float[384] as embedding) "
         f"from chunk_embeddings, range(1, {CHUNK_COPIES}) as copies(copy)",
     )
