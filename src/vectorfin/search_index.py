@@ -10,9 +10,9 @@ searches attach it read-only) sees the previous file or the whole new one; a bui
 only its temporary file, which the next build removes. The warehouse file keeps the tables, the
 full-text index and no custom index, so its log, if a kill leaves one, replays anywhere.
 
-This module names the file, tells whether it opens, builds and publishes it; macros/search/
-search_indexes.sql names its tables and index, starts a build (a post-hook of search_chunks, or a search
-that finds the file lost or stale) and attaches it. The dbt plugin registers the functions here as DuckDB
+This module names the file, its tables and its index, reads its manifest, builds and publishes it;
+macros/search/search_indexes.sql starts a build (a post-hook of search_chunks, or a search that finds the
+file lost or stale) and attaches it. The dbt plugin registers the functions here as DuckDB
 functions bound to the connection and its warehouse file. A build runs on a cursor of its own: its
 statements commit and checkpoint by themselves, whatever transaction dbt holds open on the connection.
 """
