@@ -3,7 +3,7 @@
 #     source it, so plain `dbt build`, `dbt docs generate`, `dbt show`, `python -m vectorfin ...` work
 #     from the project folder with the same settings as `make`;
 #   * every Makefile recipe, and so CI (.ci/run runs make);
-#   * the tests and the Python package (vectorfin.config.project_environment reads the lines below).
+#   * the tests and the Python package (vectorfin.config.locations.project_environment reads the lines below).
 # Paths already set are kept (export VECTORFIN_WAREHOUSE=... before sourcing to work elsewhere); the
 # offline settings are always applied: nothing is downloaded or reported at run time.
 # POSIX sh (bash, zsh and dash source it). Keep each setting on one line in the form used below.

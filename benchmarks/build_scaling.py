@@ -37,10 +37,9 @@ from typing import Any
 
 import duckdb
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT / "tests" / "python"))
+from vectorfin.dbt_workspace import DbtWorkspace, dbt_executable
 
-from dbt_project_runner import DbtWorkspace, dbt_executable  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "data"
 RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "results" / "build_scaling.json"
@@ -69,6 +68,7 @@ BUILD_STEPS: list[tuple[str, list[str]]] = [
             "--select",
             "path:models/intermediate/splits",
             "int_chunk_rare_terms",
+            "path:models/intermediate/negatives",
             "int_pairs_with_hard_negatives",
         ],
     ),

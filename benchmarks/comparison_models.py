@@ -18,10 +18,11 @@ import json
 import duckdb
 from quality_report import quality_table
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import project_var
 from vectorfin.ml.run_lookup import current_run
 from vectorfin.ml.runs import evaluate
-from vectorfin.project import project_var
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "comparison_models.json"
 
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", required=True, help="eval sets of eval_queries")
     parser.add_argument("--models", nargs="+", required=True, help="sentence-transformers folders")
     args = parser.parse_args()
-    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+    with duckdb.connect(str(StateLocations.from_env().duckdb_path), read_only=True) as connection:
         run = current_run(connection.sql("select * from training_runs").df())
         marts = [
             connection.execute(f"select * from {name} where eval_set in (select unnest(?))", [args.sets]).df()

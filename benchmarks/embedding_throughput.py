@@ -37,9 +37,10 @@ import pandas as pd
 import torch
 from sentence_transformers import SentenceTransformer
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.backends import EMBEDDING_BACKENDS, ONNX_INT8, TORCH
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import DEFAULT_COMMIT_EVERY, embed_missing_chunks
 from vectorfin.ml.encoders import use_backend
 from vectorfin.ml.evaluation import evaluate_models
@@ -51,7 +52,7 @@ NDCG = "ndcg@10"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duckdb", type=Path, default=Settings.from_env().duckdb_path)
+    parser.add_argument("--duckdb", type=Path, default=StateLocations.from_env().duckdb_path)
     parser.add_argument("--model", default=None, help="a sentence-transformers folder (default: the base)")
     parser.add_argument("--chunks", type=int, default=1000, help="sample for (a) and (b)")
     parser.add_argument("--big-sample", type=int, default=6000, help="sample for (d); 0 skips it")
@@ -211,10 +212,10 @@ def _median_rate(runs: list[dict]) -> float:
     return round(statistics.median(run["chunks_per_s"] for run in runs), 2)
 
 
-def _scratch_settings(folder: Path) -> Settings:
+def _scratch_settings(folder: Path) -> StateLocations:
     """A throwaway warehouse and catalog: the benchmark writes nowhere else."""
     return replace(
-        Settings.from_env(),
+        StateLocations.from_env(),
         warehouse=str(folder),
         catalog_uri=f"sqlite:///{folder}/catalog.db",
         duckdb_path=folder / "unused.duckdb",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,13 +35,12 @@ import yaml
 from sentence_transformers import SentenceTransformer
 from training_sweep import CENTRE, load_marts, score
 
-from vectorfin.config import PROJECT_ROOT, Settings, project_environment
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations, project_environment
+from vectorfin.config.training import TrainingConfig
+from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
 from vectorfin.ml.runs import sample_pairs
 from vectorfin.ml.training import load_trained_model, train_model
-
-sys.path.insert(0, str(PROJECT_ROOT / "tests" / "python"))
-from dbt_project_runner import DbtWorkspace, run_dbt
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "pair_fixes.jsonl"
 
@@ -165,7 +163,7 @@ def main() -> None:
         else set()
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    source_path = Settings.from_env().duckdb_path
+    source_path = StateLocations.from_env().duckdb_path
     source = DbtWorkspace(source_path.parent, project_environment())
     base = SentenceTransformer(TrainingConfig().resolved_base_model(), local_files_only=True)
     base.max_seq_length = CENTRE["max_seq_length"]

@@ -31,7 +31,8 @@ import duckdb
 import pandas as pd
 import psutil
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNED_LABEL
 from vectorfin.ml.memory import GIB
 
@@ -168,7 +169,7 @@ def quality_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def report(command_result: dict[str, Any] | None) -> dict[str, Any]:
-    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+    with duckdb.connect(str(StateLocations.from_env().duckdb_path), read_only=True) as connection:
         metrics = connection.sql("select * from retrieval_metrics").df()
         run = connection.sql(
             "select run_id, n_train_pairs, steps, duration_s, pairs_per_second, device, config, reused "

@@ -20,8 +20,9 @@ import duckdb
 import pandas as pd
 from sentence_transformers import SentenceTransformer
 
-from vectorfin.config import PROJECT_ROOT, Settings
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.device import choose_device
 from vectorfin.ml.evaluation import evaluate_models
 from vectorfin.ml.runs import sample_pairs, tune_sample
@@ -42,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
         pairs = connection.sql("select * from training_pairs").df()
         queries, corpus, qrels = (

@@ -45,16 +45,14 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from vectorfin import duck, search_index
+from vectorfin.config.locations import project_environment
+from vectorfin.config.training import TrainingConfig
+from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
+from vectorfin.ml.model_folders import linked_base_model
+from vectorfin.search import query_embedding, register_search_functions
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT / "tests" / "python"))
-
-from dbt_project_runner import DbtWorkspace, run_dbt  # noqa: E402
-from model_folders import linked_base_model  # noqa: E402
-
-from vectorfin import duck, search_index  # noqa: E402
-from vectorfin.config import project_environment  # noqa: E402
-from vectorfin.ml.config import TrainingConfig  # noqa: E402
-from vectorfin.search import query_embedding, register_search_functions  # noqa: E402
 
 RESULTS_FILE = PROJECT_ROOT / "benchmarks" / "results" / "search_quality.json"
 QUERY_SET = "heldout_pairs"
@@ -145,11 +143,11 @@ def publishable_artifact(source: Path) -> Path | None:
     search serves: the Ray job's `published_run`), or None when it publishes none."""
     from dataclasses import replace
 
-    from vectorfin.config import Settings
+    from vectorfin.config.locations import StateLocations
     from vectorfin.scale.ray_embedding import JobError, published_run
 
     try:
-        return Path(published_run(replace(Settings.from_env(), duckdb_path=source)).model_path)
+        return Path(published_run(replace(StateLocations.from_env(), duckdb_path=source)).model_path)
     except JobError:
         return None
 

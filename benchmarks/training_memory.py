@@ -23,8 +23,9 @@ from typing import Any
 
 import duckdb
 
-from vectorfin.config import PROJECT_ROOT, Settings
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.memory import GIB, estimate_training_memory
 from vectorfin.ml.runs import sample_pairs
 from vectorfin.ml.training import train_model
@@ -74,7 +75,7 @@ def main() -> None:
         print(json.dumps(run_child(json.loads(args.child), args.pairs_file)))
         return
 
-    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+    with duckdb.connect(str(StateLocations.from_env().duckdb_path), read_only=True) as connection:
         pairs = connection.sql("select * from training_pairs").df()
     rows = []
     with tempfile.TemporaryDirectory(prefix="vectorfin-memory-pairs-") as scratch:

@@ -31,8 +31,9 @@ import duckdb
 import pandas as pd
 from sentence_transformers import SentenceTransformer
 
-from vectorfin.config import PROJECT_ROOT, Settings
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.evaluation import evaluate_models, sts_spearman
 from vectorfin.ml.runs import sample_pairs, tune_sample
 from vectorfin.ml.training import load_trained_model, train_model
@@ -65,7 +66,9 @@ def load_marts(
     max_queries: int, max_corpus: int, duckdb_path: Path | None = None
 ) -> tuple[pd.DataFrame, ...]:
     """training_pairs, the capped evaluation sets and STS pairs of a built project (default: this one's)."""
-    with duckdb.connect(str(duckdb_path or Settings.from_env().duckdb_path), read_only=True) as connection:
+    with duckdb.connect(
+        str(duckdb_path or StateLocations.from_env().duckdb_path), read_only=True
+    ) as connection:
         pairs = connection.sql("select * from training_pairs").df()
         queries, corpus, qrels = (
             connection.sql(f"select * from {name}").df()

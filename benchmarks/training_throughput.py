@@ -22,7 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.device import choose_device
 from vectorfin.ml.runs import sample_pairs
 
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each")
     args = parser.parse_args()
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     training = {
         "lora_r": 16,
         "lora_alpha": 32,
@@ -107,7 +108,7 @@ def _dbt_model_rate(training: dict, n_pairs: int, artifacts: Path) -> tuple[floa
         capture_output=True,
     )
     wall_s = time.perf_counter() - started
-    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as connection:
+    with duckdb.connect(str(StateLocations.from_env().duckdb_path), read_only=True) as connection:
         run_id, rate = connection.sql(
             "select run_id, pairs_per_second from training_runs order by built_at desc limit 1"
         ).fetchone()

@@ -6,7 +6,7 @@ commit per embedding_commit_every chunks (a killed build resumes), and this tabl
 vectors. Otherwise Iceberg is left untouched and this table keeps the run it held.
 """
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.runs import (
     current_run,
     embed,
@@ -25,7 +25,7 @@ def model(dbt, session):
         return session.sql(
             kept_embeddings_sql(decision, existing_table(session, dbt.this.schema, dbt.this.identifier))
         )
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     chunks = dbt.ref("int_chunks_curated").project("chunk_id, chunk_text").df()
     dimension = embed(
         run,

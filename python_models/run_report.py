@@ -2,7 +2,7 @@
 its artifact (`<artifact>/report/`, linked from the model card) and copied where the dbt docs site loads
 them. One row per chart. Loads no model: runs in seconds after retrieval_metrics and regression_check."""
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.run_lookup import current_run
 from vectorfin.report import write_run_report
 
@@ -16,5 +16,5 @@ def model(dbt, session):
         gate=dbt.ref("training_pairs_quality_gate").df(),
         metrics=dbt.ref("retrieval_metrics").df(),
         checks=dbt.ref("regression_check").df(),
-        docs_assets_dir=Settings.from_env().docs_assets_dir,
+        docs_assets_dir=StateLocations.from_env().docs_assets_dir,
     )

@@ -5,9 +5,9 @@ so this holds for `dbt run` without tests too). Identical pairs and config reuse
 and train nothing; the table keeps one row per training run.
 """
 
-from vectorfin.config import Settings
-from vectorfin.dbt_settings import mapping_setting
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import mapping_setting
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.runs import early_stopping_pairs, train
 from vectorfin.quality import require_passed_gate
 
@@ -26,8 +26,8 @@ def model(dbt, session):
     return train(
         pairs,
         config,
-        Settings.from_env().artifacts_dir,
+        StateLocations.from_env().artifacts_dir,
         eval_pairs=eval_pairs,
         device=dbt.config.get("device") or None,
-        raw_snapshots=dbt.ref("raw_snapshots_read").df(),
+        raw_snapshots=dbt.ref("stg_raw__snapshots_read").df(),
     )

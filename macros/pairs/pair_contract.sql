@@ -4,9 +4,9 @@
         var('pair_strategies') (the registry in dbt_project.yml), then the default (enabled: true,
         weight: 1.0). Overriding `pair_strategies` itself on the command line would replace the whole
         registry, so the union macro would find unregistered strategy models and stop the build.
-        The values are checked before the run starts (src/vectorfin/project_settings.py: enabled a
+        The values are checked before the run starts (src/vectorfin/config/validation.py: enabled a
         boolean, weight in (0, 1], overrides only for registered strategies); the same precedence is
-        vectorfin.project_settings.enabled_pair_strategies in Python. -#}
+        vectorfin.config.validation.enabled_pair_strategies in Python. -#}
     {%- set defaults = {'enabled': true, 'weight': 1.0} -%}
     {%- set registered = (var('pair_strategies', {}) or {}).get(strategy_name, {}) or {} -%}
     {%- set overridden = (var('pair_strategy_overrides', {}) or {}).get(strategy_name, {}) or {} -%}

@@ -16,7 +16,7 @@
         macro checks the other direction too: a model in models/intermediate/pair_strategies/ that
         the var does not name fails the build rather than being left out silently. (The var's values -
         overrides naming registered strategies, at least one enabled - are checked before the run
-        starts, by src/vectorfin/project_settings.py.) -#}
+        starts, by src/vectorfin/config/validation.py.) -#}
     {%- set names = pair_strategy_names() -%}
     {%- if execute -%}
         {%- for node in graph.nodes.values()

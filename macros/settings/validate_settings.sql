@@ -1,5 +1,5 @@
 {% macro validate_settings() %}
-    {#- The on-run-start hook (dbt_project.yml): every var checked by src/vectorfin/project_settings.py
+    {#- The on-run-start hook (dbt_project.yml): every var checked by src/vectorfin/config/validation.py
         before `dbt build`, `run` or `test` runs its first node. The plugin's DuckDB function
         vectorfin_validate_settings raises listing every problem, which fails the hook, and dbt then
         skips every node: no table is replaced. The var names come from the validator itself, and the

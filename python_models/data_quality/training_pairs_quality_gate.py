@@ -5,8 +5,10 @@ failed gate too, so `dbt run` without tests is safe. Pairs that found no negativ
 training_pairs but kept in int_pairs_with_hard_negatives: their ids come from there, so they count.
 """
 
-from vectorfin.dbt_settings import mapping_setting
-from vectorfin.project_settings import enabled_pair_strategies
+import json
+
+from vectorfin.config.project_vars import mapping_setting
+from vectorfin.config.validation import enabled_pair_strategies
 from vectorfin.quality import gate_thresholds, run_training_pairs_gate
 
 
@@ -27,4 +29,5 @@ def model(dbt, session):
         strategies,
         training_pair_ids=training_pair_ids,
         raise_on_failure=False,
+        negative_rules=json.loads(dbt.config.get("negative_rules")),
     )

@@ -1,10 +1,10 @@
 """Reading Iceberg tables where the catalog says, whoever committed to them last.
 
 * dbt: the plugin registers `vectorfin_iceberg_read(namespace, table, pins, invocation_id)`, which
-  the project's `source()` override calls at compile time (macros/iceberg/source.sql). It returns
+  the project's `source()` override calls at compile time (macros/sources/source.sql). It returns
   the read as JSON: the current metadata file per the catalog (or the snapshot pinned by the var
   `raw_snapshot_ids`, given as `pins`) and the `iceberg_scan(...)` to compile in. The answer is
-  kept per dbt invocation, so every model, test and `raw_snapshots_read` of one run reads the same
+  kept per dbt invocation, so every model, test and `stg_raw__snapshots_read` of one run reads the same
   snapshot even when a load commits mid-run.
 * ad-hoc queries: `create_catalog_views` makes a view `<namespace>.<table>` for every table the
   catalog holds (what `python -m vectorfin query` sets up).
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from duckdb import DuckDBPyConnection
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 
 if TYPE_CHECKING:
     from vectorfin.iceberg import ResolvedTable
@@ -33,7 +33,7 @@ _reads_lock = threading.Lock()
 
 
 def pinned_snapshot(
-    namespace: str, table: str, pins: Any, known_tables: list[str], settings: Settings
+    namespace: str, table: str, pins: Any, known_tables: list[str], settings: StateLocations
 ) -> int | None:
     """The snapshot id `pins` (the var `raw_snapshot_ids`: {table: snapshot_id}) gives the table."""
     if pins in (None, "", {}):
@@ -54,7 +54,7 @@ def pinned_snapshot(
 
 
 def unknown_pinned_tables(
-    namespace: str, pins: Mapping[str, Any], known_tables: list[str], settings: Settings
+    namespace: str, pins: Mapping[str, Any], known_tables: list[str], settings: StateLocations
 ) -> str:
     """What is wrong with the tables `pins` names ('' when the catalog holds them all)."""
     unknown = sorted(set(pins) - set(known_tables))
@@ -73,7 +73,7 @@ def pin_problems(pins: Mapping[str, int]) -> list[str]:
 
     from vectorfin.iceberg import RAW_NAMESPACE, TableNotInCatalogError, get_catalog, resolve_table
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     catalog = get_catalog(settings)
     try:
         known = [name for _, name in catalog.list_tables(RAW_NAMESPACE)]
@@ -102,7 +102,7 @@ def read_table(namespace: str, table: str, pins_json: str, invocation_id: str) -
 def _resolve(namespace: str, table: str, pins: Any) -> ResolvedTable:
     from vectorfin.iceberg import get_catalog, resolve_table  # pyiceberg: only for runs that read raw
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     catalog = get_catalog(settings)
     known = [name for _, name in catalog.list_tables(namespace)] if pins else []
     snapshot_id = pinned_snapshot(namespace, table, pins, known, settings)
@@ -115,11 +115,11 @@ def register_read_function(connection: DuckDBPyConnection) -> None:
     )
 
 
-def create_catalog_views(connection: DuckDBPyConnection, settings: Settings | None = None) -> list[str]:
+def create_catalog_views(connection: DuckDBPyConnection, settings: StateLocations | None = None) -> list[str]:
     """A view `<namespace>.<table>` over each catalog table's current metadata file; their names."""
     from vectorfin.iceberg import get_catalog, resolve_table
 
-    settings = settings or Settings.from_env()
+    settings = settings or StateLocations.from_env()
     catalog = get_catalog(settings)
     created = []
     for namespace in catalog.list_namespaces():

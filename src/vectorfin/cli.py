@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vectorfin import duck
 from vectorfin.catalog_reads import create_catalog_views
-from vectorfin.config import Settings, SettingsError
+from vectorfin.config.locations import LocationError, StateLocations
 from vectorfin.iceberg import RAW_NAMESPACE, ensure_raw_tables, get_catalog
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
 from vectorfin.search import register_search_functions
@@ -67,7 +67,7 @@ def _embed_ray(args: argparse.Namespace) -> int:
     run = RunToEmbed(args.run_id, args.model_path) if args.run_id else None
     try:
         report = run_job(
-            Settings.from_env(), address=args.address, chunks_path=args.chunks, run=run, **options
+            StateLocations.from_env(), address=args.address, chunks_path=args.chunks, run=run, **options
         )
     except JobError as error:
         print(f"embed-ray: {error}", file=sys.stderr)
@@ -77,7 +77,7 @@ def _embed_ray(args: argparse.Namespace) -> int:
 
 
 def _init(_: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     for name in ensure_raw_tables(get_catalog(settings), settings):
         print(f"raw.{name} ready at {settings.table_location('raw', name)}")
     return 0
@@ -155,6 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except SettingsError as error:
+    except LocationError as error:
         print(f"vectorfin {args.command}: {error}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg, fts and vss extensions, installed offline,
 and the functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_score` (the `semantic_search`
-macro), those that name, check and publish the HNSW index file (`vectorfin.search_index`),
+macro), those that name, check and publish the HNSW index file (`vectorfin.search_index`), the full-text
+index's statement (`vectorfin.keyword_index`),
 `vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
 and the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
 `vectorfin_validate_settings(json, json)`). The package's log lines (training progress, say) go to
@@ -18,10 +19,11 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
 from vectorfin.catalog_reads import register_read_function
-from vectorfin.config import SettingsError, check_duckdb_path
+from vectorfin.config.locations import LocationError, check_duckdb_path
+from vectorfin.config.validation import setting_names, validate_settings_json
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
-from vectorfin.project_settings import setting_names, validate_settings_json
+from vectorfin.keyword_index import register_keyword_index_function
 from vectorfin.search import register_search_functions
 from vectorfin.search_index import register_search_index_functions
 
@@ -33,7 +35,7 @@ class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         try:
             check_duckdb_path(self.creds.path)  # before dbt-duckdb's first catalog query on the file
-        except SettingsError as error:
+        except LocationError as error:
             raise RuntimeError(str(error)) from None  # what dbt-duckdb reports as a failed connection
         route_package_logs_to_dbt()
         # Before dbt-duckdb opens the database and runs the profile's `extensions:` (the remote
@@ -44,6 +46,7 @@ class Plugin(BasePlugin):
         load_extensions(conn)
         register_search_functions(conn)
         register_search_index_functions(conn, self.creds.path)
+        register_keyword_index_function(conn)
         register_read_function(conn)
         conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
         conn.create_function(

@@ -54,7 +54,7 @@ from pyiceberg.types import (
 )
 from sqlalchemy.exc import OperationalError
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 
 logger = logging.getLogger(__name__)
 
@@ -145,13 +145,13 @@ def raw_partition_spec(schema: Schema) -> PartitionSpec:
     )
 
 
-def get_catalog(settings: Settings | None = None) -> Catalog:
+def get_catalog(settings: StateLocations | None = None) -> Catalog:
     """The configured catalog: SQLite `SqlCatalog` locally, REST or SQL when a URI says so.
 
     Extra properties (credentials, tokens) come from pyiceberg's own environment variables,
     `PYICEBERG_CATALOG__VECTORFIN__<PROPERTY>`, never from files in the project.
     """
-    settings = settings or Settings.from_env()
+    settings = settings or StateLocations.from_env()
     properties: dict[str, str] = {"warehouse": _as_uri(settings.warehouse)}
     uri = settings.catalog_uri
     if uri:
@@ -179,14 +179,14 @@ def open_table(
     namespace: str,
     name: str,
     schema: Schema,
-    settings: Settings | None = None,
+    settings: StateLocations | None = None,
     partition_spec: PartitionSpec | None = None,
 ) -> Table:
     """Load `namespace.name`, creating it (and the namespace) at `<warehouse>/<namespace>/<name>`.
 
     Race-free: when another process creates the namespace or the table first, its table is loaded.
     """
-    settings = settings or Settings.from_env()
+    settings = settings or StateLocations.from_env()
     identifier = f"{namespace}.{name}"
     try:
         return catalog.load_table(identifier)
@@ -279,7 +279,7 @@ def ensure_table(
     namespace: str,
     name: str,
     schema: Schema,
-    settings: Settings | None = None,
+    settings: StateLocations | None = None,
     partition_spec: PartitionSpec | None = None,
 ) -> Table:
     """The table, created when missing, checked for drift and upgraded to `schema`."""
@@ -288,7 +288,7 @@ def ensure_table(
     return upgrade_table(table, schema)
 
 
-def ensure_raw_tables(catalog: Catalog, settings: Settings | None = None) -> dict[str, Table]:
+def ensure_raw_tables(catalog: Catalog, settings: StateLocations | None = None) -> dict[str, Table]:
     """Both raw tables, created when missing; drift in either is reported before either is changed."""
     tables = {
         name: open_table(catalog, RAW_NAMESPACE, name, schema, settings, raw_partition_spec(schema))
@@ -331,14 +331,14 @@ _NOT_WRITABLE_ADVICE = (
 _PYARROW_PATH = re.compile(r"local file '([^']+)'")
 
 
-def storage_failure(error: BaseException, settings: Settings | None = None) -> str | None:
+def storage_failure(error: BaseException, settings: StateLocations | None = None) -> str | None:
     """What to tell the user when a write to the warehouse or its SQLite catalog failed for lack of
     space or of permission: the path and what to do. None for any other error."""
     if isinstance(error, OperationalError) and isinstance(error.orig, sqlite3.Error):
         code = getattr(error.orig, "sqlite_errorcode", None)
         if code != sqlite3.SQLITE_FULL and code not in _NOT_WRITABLE_SQLITE_CODES:
             return None
-        uri = (settings or Settings.from_env()).catalog_uri or ""
+        uri = (settings or StateLocations.from_env()).catalog_uri or ""
         advice = _NO_SPACE_ADVICE if code == sqlite3.SQLITE_FULL else _NOT_WRITABLE_ADVICE
         return f"catalog {uri.removeprefix('sqlite:///')}: {error.orig}; {advice}"
     if not isinstance(error, OSError):
@@ -347,7 +347,7 @@ def storage_failure(error: BaseException, settings: Settings | None = None) -> s
     if not (no_space or isinstance(error, PermissionError) or error.errno == errno.EROFS):
         return None
     named = _PYARROW_PATH.search(str(error))
-    path = error.filename or (named[1] if named else (settings or Settings.from_env()).warehouse)
+    path = error.filename or (named[1] if named else (settings or StateLocations.from_env()).warehouse)
     detail = os.strerror(error.errno) if error.errno else str(error)
     return f"{path}: {detail}; {_NO_SPACE_ADVICE if no_space else _NOT_WRITABLE_ADVICE}"
 
@@ -615,10 +615,10 @@ class ResolvedTable:
 
 
 def resolve_table(
-    catalog: Catalog, identifier: str, snapshot_id: int | None = None, settings: Settings | None = None
+    catalog: Catalog, identifier: str, snapshot_id: int | None = None, settings: StateLocations | None = None
 ) -> ResolvedTable:
     """The table's current metadata file, per the catalog, and its current (or the given) snapshot."""
-    settings = settings or Settings.from_env()
+    settings = settings or StateLocations.from_env()
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:

@@ -30,8 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from vectorfin.dbt_settings import is_number
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import is_number, project_var
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +48,6 @@ REQUIRED_COLUMNS = (
 )
 # Present in every row but null where the anchor is free text (a taxonomy description, a labelled question).
 NULLABLE_COLUMNS = ("anchor_chunk_id",)
-NEGATIVE_RULES = (
-    "embedding_neighbour",
-    "same_company_other_period",
-    "same_section_other_company",
-    "lexically_close_other_doc",
-    "same_group_non_answer",
-    "same_source_other_group",
-)
 RESULT_COLUMNS = (
     "batch",
     "expectation",
@@ -92,8 +83,8 @@ class GateThresholds:
     min_distinct_anchor_share: float = _DEFAULTS["min_distinct_anchor_share"]
     min_text_chars: int = _DEFAULTS["min_text_chars"]
     max_text_chars: int = _DEFAULTS["max_text_chars"]
-    min_median_positive_chars: float = _DEFAULTS["min_median_positive_chars"]
-    max_median_positive_chars: float = _DEFAULTS["max_median_positive_chars"]
+    min_median_passage_chars: float = _DEFAULTS["min_median_passage_chars"]
+    max_median_passage_chars: float = _DEFAULTS["max_median_passage_chars"]
     min_strategies: int = _DEFAULTS["min_strategies"]
     max_strategy_share: float = _DEFAULTS["max_strategy_share"]
     negatives_per_pair: int = project_var("negatives_per_pair")
@@ -159,7 +150,7 @@ def _threshold_problems(t: GateThresholds) -> list[str]:
     for low, high in (
         ("min_rows", "max_rows"),
         ("min_text_chars", "max_text_chars"),
-        ("min_median_positive_chars", "max_median_positive_chars"),
+        ("min_median_passage_chars", "max_median_passage_chars"),
     ):
         if getattr(t, low) < 0:
             problems.append(f"{low} must be at least 0, got {getattr(t, low)}")
@@ -196,10 +187,12 @@ def run_training_pairs_gate(
     strategies: Iterable[str] | None = None,
     training_pair_ids: Iterable[str] | None = None,
     raise_on_failure: bool = True,
+    negative_rules: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Validate `pairs` (the training_pairs mart); one result row per expectation.
 
     `strategies` are the strategy names allowed in the mart (the enabled ones); None allows any.
+    `negative_rules` are the rules allowed (var negative_rules); None: the var as dbt_project.yml declares it.
     `training_pair_ids` are every training pair, including those without a negative, which the mart
     leaves out: they count as pairs with 0 negatives. Raises `QualityGateError` when an expectation
     fails, unless `raise_on_failure` is False.
@@ -210,7 +203,8 @@ def run_training_pairs_gate(
     if missing:
         raise QualityGateError(f"training_pairs lacks columns: {', '.join(missing)}", _empty_results())
     batches = _batches(pairs, training_pair_ids)
-    suites = _suites(thresholds, strategies)
+    rules = list(negative_rules) if negative_rules is not None else project_var("negative_rules")
+    suites = _suites(thresholds, strategies, rules)
     results = _validate(batches, suites)
     if raise_on_failure:
         require_passed_gate(results)
@@ -269,7 +263,9 @@ def _batches(pairs: pd.DataFrame, training_pair_ids: Iterable[str] | None) -> di
     return {"training_pairs": examples, "pairs": per_pair, "strategy_mix": mix}
 
 
-def _suites(thresholds: GateThresholds, strategies: Iterable[str] | None) -> dict[str, list[Any]]:
+def _suites(
+    thresholds: GateThresholds, strategies: Iterable[str] | None, negative_rules: list[str]
+) -> dict[str, list[Any]]:
     import great_expectations as gx
 
     expect = gx.expectations
@@ -296,16 +292,16 @@ def _suites(thresholds: GateThresholds, strategies: Iterable[str] | None) -> dic
         ),
         expect.ExpectColumnMedianToBeBetween(
             column="positive_chars",
-            min_value=t.min_median_positive_chars,
-            max_value=t.max_median_positive_chars,
+            min_value=t.min_median_passage_chars,
+            max_value=t.max_median_passage_chars,
         ),
         expect.ExpectColumnMedianToBeBetween(
             column="negative_chars",
-            min_value=t.min_median_positive_chars,
-            max_value=t.max_median_positive_chars,
+            min_value=t.min_median_passage_chars,
+            max_value=t.max_median_passage_chars,
         ),
         expect.ExpectColumnUniqueValueCountToBeBetween(column="strategy", min_value=t.min_strategies),
-        expect.ExpectColumnValuesToBeInSet(column="negative_rule", value_set=list(NEGATIVE_RULES)),
+        expect.ExpectColumnValuesToBeInSet(column="negative_rule", value_set=negative_rules),
     ]
     if strategies is not None:
         examples.append(expect.ExpectColumnValuesToBeInSet(column="strategy", value_set=sorted(strategies)))

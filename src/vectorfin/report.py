@@ -242,9 +242,9 @@ def loss_section(run: pd.Series) -> Section:
 
 def ndcg_section(metrics: pd.DataFrame, run_id: str) -> Section:
     title = "NDCG@10 per evaluation set, locked test part"
-    figure, axes = new_figure(f"{title}, run {run_id}", height=4.2)
     evaluated = _runs_judged(metrics[metrics["model"] == TUNED_LABEL])
     if evaluated != {run_id}:
+        figure, axes = new_figure(f"{title}, run {run_id}", height=4.2)
         message = _not_this_run("retrieval_metrics", evaluated)
         no_data(axes, message)
         return Section("ndcg_at_10", title, message, figure, "")
@@ -254,15 +254,19 @@ def ndcg_section(metrics: pd.DataFrame, run_id: str) -> Section:
     compared = sorted(label for label in ndcg.columns if label not in MODEL_COLOURS and "@" not in label)
     colours = {**MODEL_COLOURS, **dict(zip(compared, COMPARISON_COLOURS, strict=False))}
     models = [model for model in colours if model in ndcg.columns]
-    width = 0.8 / max(1, len(models))
+    # sets down the side, a row of bars each: set names of any length and number stay readable
+    figure, axes = new_figure(f"{title}, run {run_id}", height=1.6 + 0.16 * len(ndcg) * max(1, len(models)))
+    height = 0.8 / max(1, len(models))
     for offset, model in enumerate(models):
-        positions = [index + (offset - (len(models) - 1) / 2) * width for index in range(len(ndcg))]
-        bars = axes.bar(positions, ndcg[model].fillna(0), width, label=model, color=colours[model])
-        axes.bar_label(bars, labels=[f"{value:.2f}" for value in ndcg[model].fillna(0)], fontsize=7)
-    axes.set_xticks(range(len(ndcg)), [_shorten(name, 24) for name in ndcg.index])
-    axes.set_ylabel(NDCG)
-    axes.set_ylim(0, 1.05)
-    axes.legend(ncols=min(len(models), 4), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+        positions = [index + (offset - (len(models) - 1) / 2) * height for index in range(len(ndcg))]
+        bars = axes.barh(positions, ndcg[model].fillna(0), height, label=model, color=colours[model])
+        values = [f"{value:.2f}" for value in ndcg[model].fillna(0)]
+        axes.bar_label(bars, labels=values, fontsize=7, padding=2)
+    axes.set_yticks(range(len(ndcg)), [_shorten(name, MAX_LABEL_CHARS) for name in ndcg.index])
+    axes.invert_yaxis()  # the first set on top, each set's bars in the legend's order
+    axes.set_xlabel(NDCG)
+    axes.set_xlim(0, 1.1)
+    figure.legend(ncols=min(len(models), 4), fontsize=8, loc="outside lower center")
     tuned = test[test["model"] == TUNED_LABEL].set_index("eval_set")
     base = ndcg.get(BASE_LABEL, pd.Series(dtype=float))
     gains = [
@@ -378,7 +382,8 @@ def _not_this_run(table: str, runs: set[str]) -> str:
 def new_figure(title: str, height: float) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
-    axes.set_title(_shorten(title, 90), fontsize=10)
+    # over the whole figure, not the axes: long tick labels push the axes right and the title off the edge
+    figure.suptitle(_shorten(title, 90), fontsize=10)
     return figure, axes
 
 

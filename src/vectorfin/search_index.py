@@ -3,8 +3,8 @@
 DuckDB's vss extension keeps no proper write-ahead log for its index: a process killed after committing
 one and before the checkpoint leaves a log that a read-only session cannot replay ("Could not write
 file"), so no BI tool or `duckdb -readonly` could open the warehouse until a read-write session that
-loads vss came by (docs/crash_safety.md has the measurements). So the index lives in a file of its own,
-`<warehouse file stem>.search_index.duckdb`, written whole and published by one rename: built in a
+loads vss came by (docs/benchmarks.md#write-ahead-log-replay-after-a-kill). So the index lives in a file of
+its own, `<warehouse file stem>.search_index.duckdb`, written whole and published by one rename: built in a
 temporary file beside it, checkpointed, closed, flushed to disk, renamed over the old one. A reader (the
 searches attach it read-only) sees the previous file or the whole new one; a build killed midway leaves
 only its temporary file, which the next build removes. The warehouse file keeps the tables, the

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DEMO_TRAINING, JUDGE_SMALL_SETS, DbtWorkspace, TrainedDemo, run_dbt
+from demo_builds import DEMO_TRAINING, JUDGE_SMALL_SETS, DemoBuild, TrainedDemo
 from documented_shell import DocumentedShell
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations, project_environment
+from vectorfin.dbt_workspace import ML_MODELS_EXCLUDE, DbtResult, DbtWorkspace, run_dbt
 
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
 # Real corpora live beside the project, never inside it (see ../shared/data/README.md).
@@ -16,12 +21,12 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+def settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StateLocations:
     monkeypatch.setenv("VECTORFIN_WAREHOUSE", str(tmp_path / "warehouse"))
     monkeypatch.setenv("VECTORFIN_DUCKDB_PATH", str(tmp_path / "vectorfin.duckdb"))
     monkeypatch.setenv("VECTORFIN_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
-    return Settings.from_env()
+    return StateLocations.from_env()
 
 
 @pytest.fixture
@@ -38,15 +43,46 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@dataclass
+class QuickStart:
+    """The README's quick start, run once per session: `shell` is the activated shell it leaves (the
+    documented-commands and browser tests run in it), `sql_demo` a copy of the DuckDB file its
+    `make build` wrote, taken before anything else ran, with that build's results (the SQL pipeline
+    tests read it, and change only copies of it)."""
+
+    shell: DocumentedShell
+    sql_demo: DemoBuild
+
+
 @pytest.fixture(scope="session")
-def documented_demo(tmp_path_factory: pytest.TempPathFactory) -> DocumentedShell:
-    """The README's quick start on a throwaway warehouse: `make build` (the SQL pipeline: the ML models
-    train for minutes and are covered by test_dbt_python_models), then an activated shell. Built once
-    per session for the documented-commands and browser tests."""
+def quick_start(tmp_path_factory: pytest.TempPathFactory) -> QuickStart:
+    """`make build` of the demo (the SQL pipeline: the ML models train for minutes and are covered by
+    the trained demo below) on a throwaway warehouse: the suite's one SQL-only build."""
     shell = DocumentedShell.create(tmp_path_factory.mktemp("documented_demo"))
-    built = shell.make("build", "DBT_ARGS=--exclude training_runs+")
+    started = time.perf_counter()
+    built = shell.make("build", f"DBT_ARGS={' '.join(ML_MODELS_EXCLUDE)}")
+    seconds = time.perf_counter() - started
     assert built.returncode == 0, f"make build failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
-    return shell
+    run_results = json.loads((Path(shell.env["DBT_TARGET_PATH"]) / "run_results.json").read_text())
+    result = DbtResult(
+        ["build", *ML_MODELS_EXCLUDE], built.returncode, built.stdout, built.stderr, seconds, run_results
+    )
+    env = {key: value for key, value in shell.env.items() if key not in {"DBT_TARGET_PATH", "DBT_LOG_PATH"}}
+    built_workspace = DbtWorkspace(shell.root, project_environment(env))
+    pristine = built_workspace.copy_to(tmp_path_factory.mktemp("sql_demo_pristine"))
+    return QuickStart(shell, DemoBuild(pristine, result))
+
+
+@pytest.fixture(scope="session")
+def documented_demo(quick_start: QuickStart) -> DocumentedShell:
+    """The README's quick start on a throwaway warehouse: `make build`, then an activated shell."""
+    return quick_start.shell
+
+
+@pytest.fixture(scope="session")
+def sql_demo(quick_start: QuickStart) -> DemoBuild:
+    """The demo's SQL pipeline as `make build` left it (read it; change a `workspace.copy_to(tmp_path)`)."""
+    return quick_start.sql_demo
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dbt_project_runner import DEMO_CORPUS, DbtWorkspace, run_dbt
 
 from vectorfin.catalog_reads import read_table
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.dbt_workspace import DEMO_CORPUS, DbtWorkspace, run_dbt
 from vectorfin.iceberg import RAW_NAMESPACE, TRANSCRIPT_CHUNKS, TableNotInCatalogError, get_catalog
 
 STAGING = ["run", "--select", "staging"]
@@ -29,13 +30,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> DbtWorkspace:
     return workspace
 
 
-def _settings(monkeypatch: pytest.MonkeyPatch, workspace: DbtWorkspace) -> Settings:
+def _settings(monkeypatch: pytest.MonkeyPatch, workspace: DbtWorkspace) -> StateLocations:
     monkeypatch.setenv("VECTORFIN_WAREHOUSE", workspace.env["VECTORFIN_WAREHOUSE"])
     monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
-    return Settings.from_env()
+    return StateLocations.from_env()
 
 
-def _append_with_plain_pyiceberg(settings: Settings, count: int) -> int:
+def _append_with_plain_pyiceberg(settings: StateLocations, count: int) -> int:
     """Another writer's append: plain pyiceberg, no version hint. Returns the new snapshot id."""
     table = get_catalog(settings).load_table(TRANSCRIPTS)
     rows = table.scan(limit=count).to_arrow()
@@ -48,7 +49,7 @@ def _append_with_plain_pyiceberg(settings: Settings, count: int) -> int:
     return table.current_snapshot().snapshot_id
 
 
-def _hinted_metadata(settings: Settings) -> str:
+def _hinted_metadata(settings: StateLocations) -> str:
     metadata = Path(settings.table_location(RAW_NAMESPACE, TRANSCRIPT_CHUNKS)) / "metadata"
     return (metadata / "version-hint.text").read_text()
 
@@ -59,7 +60,7 @@ def _staged_rows(workspace: DbtWorkspace) -> int:
 
 def _read(workspace: DbtWorkspace) -> tuple[int, bool]:
     return workspace.query(
-        "select snapshot_id, pinned from raw_snapshots_read where source_table = ?", [TRANSCRIPTS]
+        "select snapshot_id, pinned from stg_raw__snapshots_read where source_table = ?", [TRANSCRIPTS]
     )[0]
 
 
@@ -84,7 +85,7 @@ def test_staging_sees_an_append_by_another_writer_and_a_pin_ignores_it(
     assert _staged_rows(workspace) == loaded_rows
     assert _read(workspace) == (loaded_snapshot, True)
     assert workspace.query(
-        "select pinned from raw_snapshots_read where source_table = 'raw.filing_chunks'"
+        "select pinned from stg_raw__snapshots_read where source_table = 'raw.filing_chunks'"
     ) == [(False,)]
 
 

@@ -1,7 +1,8 @@
 """The dbt pipeline end to end on the demo corpus: real pyiceberg warehouse, real dbt in a subprocess.
 
-One demo build (module fixture, ~30 s) feeds every test; the tests that plant bad data work on a copy
-of its DuckDB file, so they cannot disturb each other.
+The suite's one SQL-only demo build (`sql_demo`, conftest.py: the quick start's `make build`) feeds
+every test; the tests that plant bad data work on a copy of its DuckDB file, so they cannot disturb
+each other or the tests that only read it.
 """
 
 from __future__ import annotations
@@ -9,23 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DemoBuild, build_demo, run_dbt
+from demo_builds import DemoBuild
 
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
+from vectorfin.dbt_workspace import run_dbt
 
 STRATEGIES = set(project_var("pair_strategies"))  # the registry in dbt_project.yml
 GATE_SUCCESS_TEST = "accepted_values_training_pairs_quality_gate_success__False__True"
 SETTINGS_HOOK = "vectorfin_finetune-on-run-start-0"
 
 
-@pytest.fixture(scope="module")
-def demo_dbt_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
-    """The demo corpus loaded into a fresh warehouse and built once (ML models excluded)."""
-    return build_demo(tmp_path_factory.mktemp("demo_dbt"))
-
-
-def test_demo_build_passes_and_every_strategy_yields_pairs(demo_dbt_build: DemoBuild) -> None:
-    result, workspace = demo_dbt_build.result, demo_dbt_build.workspace
+def test_demo_build_passes_and_every_strategy_yields_pairs(sql_demo: DemoBuild) -> None:
+    result, workspace = sql_demo.result, sql_demo.workspace
     assert result.ok, result.summary()
     assert result.status("training_pairs_quality_gate") == "success"
     assert {name for name, status in result.statuses().items() if status == "pass"} >= {
@@ -44,8 +40,8 @@ def test_demo_build_passes_and_every_strategy_yields_pairs(demo_dbt_build: DemoB
     assert gate_rows >= 20 and gate_failures == 0
 
 
-def test_demo_quarantine_accounts_for_every_chunk(demo_dbt_build: DemoBuild) -> None:
-    workspace = demo_dbt_build.workspace
+def test_demo_quarantine_accounts_for_every_chunk(sql_demo: DemoBuild) -> None:
+    workspace = sql_demo.workspace
     (rows_in, kept, quarantined) = workspace.query(
         "select (select count(*) from stg_raw__transcript_chunks)"
         " + (select count(*) from stg_raw__filing_chunks),"
@@ -57,8 +53,8 @@ def test_demo_quarantine_accounts_for_every_chunk(demo_dbt_build: DemoBuild) -> 
     assert {"missing_text", "exact_duplicate", "operator_line", "safe_harbour"} <= reasons
 
 
-def test_demo_splits_hold_out_companies_and_respect_the_cutoff(demo_dbt_build: DemoBuild) -> None:
-    workspace = demo_dbt_build.workspace
+def test_demo_splits_hold_out_companies_and_respect_the_cutoff(sql_demo: DemoBuild) -> None:
+    workspace = sql_demo.workspace
     eval_tickers = {
         row[0] for row in workspace.query("select ticker from int_company_splits where split = 'eval'")
     }
@@ -73,12 +69,12 @@ def test_demo_splits_hold_out_companies_and_respect_the_cutoff(demo_dbt_build: D
     assert "heldout_pairs" in eval_sets
 
 
-def test_planted_bad_pairs_stop_the_build_at_the_gate(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+def test_planted_bad_pairs_stop_the_build_at_the_gate(sql_demo: DemoBuild, tmp_path: Path) -> None:
     """A training_pairs table flooded by one strategy's duplicated examples: the GX gate stores its
     failed expectations, the test on their `success` fails the build, and everything downstream of the
     gate (training) is skipped. dbt's own tests on training_pairs are not selected, so only the gate
     stands between these pairs and training."""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     workspace.execute(
         "create or replace table training_pairs as "
         "select * from training_pairs union all "
@@ -103,13 +99,13 @@ def test_planted_bad_pairs_stop_the_build_at_the_gate(demo_dbt_build: DemoBuild,
 
 
 def test_a_pair_without_negative_fails_the_gate_with_its_rows_stored(
-    demo_dbt_build: DemoBuild, tmp_path: Path
+    sql_demo: DemoBuild, tmp_path: Path
 ) -> None:
     """Training pairs whose negatives are gone (planted: their rows in int_pairs_with_hard_negatives
     replaced by the 'none_found' row the model writes when no rule finds one) drop out of training_pairs;
     the gate must still count them, fail (more than the tolerated share), and store its rows. Without
     tests (`dbt run`), training_runs itself must refuse to train on the stored failure."""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     workspace.execute(
         "create temp table planted_ids as select distinct pair_id from int_pairs_with_hard_negatives "
         "where negative_chunk_id is not null order by pair_id limit 5",
@@ -146,16 +142,17 @@ def test_a_pair_without_negative_fails_the_gate_with_its_rows_stored(
     ]
 
 
-def test_two_negatives_per_pair_give_every_pair_two(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+def test_two_negatives_per_pair_give_every_pair_two(sql_demo: DemoBuild, tmp_path: Path) -> None:
     """At negatives_per_pair 2 every demo pair with a curated-chunk positive has candidates enough: each
     gets exactly 2, ranked 1 and 2 (the unit test hard_negatives_are_numbered_after_the_dedupe plants the
     case that used to lose one); labelled pairs draw from the few other labelled groups."""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
 
     result = run_dbt(
         [
             "build",
             "--select",
+            "path:models/intermediate/negatives",  # the rules' models, each limited to negatives_per_pair
             "int_pairs_with_hard_negatives",
             "training_pairs",
             "training_pairs_quality_gate",
@@ -177,11 +174,9 @@ def test_two_negatives_per_pair_give_every_pair_two(demo_dbt_build: DemoBuild, t
     ) == [(2 * len(per_pair),)]
 
 
-def test_planted_train_eval_leak_is_caught_by_the_leakage_test(
-    demo_dbt_build: DemoBuild, tmp_path: Path
-) -> None:
+def test_planted_train_eval_leak_is_caught_by_the_leakage_test(sql_demo: DemoBuild, tmp_path: Path) -> None:
     """A held-out (eval-company) pair slipped into training_pairs must fail no_train_eval_leakage."""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     selector = "training_pairs,test_name:no_train_eval_leakage"
     clean = run_dbt(["test", "--select", selector], workspace.env)
     assert clean.ok, clean.summary()
@@ -207,8 +202,8 @@ def test_planted_train_eval_leak_is_caught_by_the_leakage_test(
     assert statuses and set(statuses.values()) == {"fail"}, leaked.summary()
 
 
-def test_disabling_a_strategy_removes_it_from_the_union(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+def test_disabling_a_strategy_removes_it_from_the_union(sql_demo: DemoBuild, tmp_path: Path) -> None:
+    workspace = sql_demo.workspace.copy_to(tmp_path)
 
     result = run_dbt(
         ["run", "--select", "int_pairs__risk_factors", "int_pairs_unioned"],
@@ -221,12 +216,12 @@ def test_disabling_a_strategy_removes_it_from_the_union(demo_dbt_build: DemoBuil
     assert strategies == STRATEGIES - {"risk_factors"}
 
 
-def test_bad_settings_stop_the_build_before_any_node(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+def test_bad_settings_stop_the_build_before_any_node(sql_demo: DemoBuild, tmp_path: Path) -> None:
     """The on-run-start settings check fails, so dbt runs no node: every table of the previous good
     build stays as it was, and the message names every bad setting. (Each of these used to fail only
     after most of the build had replaced its tables, or not at all; tests/python/test_project_settings.py
     checks each one alone.)"""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     before = workspace.table_fingerprints()
 
     result = run_dbt(
@@ -265,10 +260,8 @@ def test_bad_settings_stop_the_build_before_any_node(demo_dbt_build: DemoBuild, 
 
 
 @pytest.mark.parametrize("command", ["run", "test"])
-def test_run_and_test_check_the_settings_first(
-    demo_dbt_build: DemoBuild, tmp_path: Path, command: str
-) -> None:
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+def test_run_and_test_check_the_settings_first(sql_demo: DemoBuild, tmp_path: Path, command: str) -> None:
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     before = workspace.table_fingerprints()
 
     result = run_dbt([command], workspace.env, vars={"quality_gate": {"min_rowz": 1}, "evalfraction": 0.2})
@@ -282,10 +275,10 @@ def test_run_and_test_check_the_settings_first(
     assert workspace.table_fingerprints() == before
 
 
-def test_a_quote_in_a_regex_var_is_quoted_not_pasted(demo_dbt_build: DemoBuild, tmp_path: Path) -> None:
+def test_a_quote_in_a_regex_var_is_quoted_not_pasted(sql_demo: DemoBuild, tmp_path: Path) -> None:
     """Vars reach SQL literals through the one sql_string macro: a regex with a quote must work (it
     used to end the literal early, a syntax error at best)."""
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     before = workspace.query("select count(*) from int_chunk_quality_flags where reason = 'malformed_ticker'")
 
     result = run_dbt(
@@ -330,9 +323,9 @@ INJECTED_NUMBER = (
     ],
 )
 def test_a_var_written_as_sql_never_runs_through_show_or_compile(
-    demo_dbt_build: DemoBuild, tmp_path: Path, command: list[str], vars: dict, message: str
+    sql_demo: DemoBuild, tmp_path: Path, command: list[str], vars: dict, message: str
 ) -> None:
-    workspace = demo_dbt_build.workspace.copy_to(tmp_path)
+    workspace = sql_demo.workspace.copy_to(tmp_path)
     tables = "select table_name from duckdb_tables() order by all"
     before = workspace.query(tables)
 

@@ -16,12 +16,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DEMO_TRAINING, JUDGE_SMALL_SETS, DbtResult, DbtWorkspace, TrainedDemo, run_dbt
+from demo_builds import DEMO_TRAINING, JUDGE_SMALL_SETS, TrainedDemo
 from PIL import Image
 from test_report import SECTIONS as REPORT_SECTIONS
 
 from vectorfin.config import PROJECT_ROOT
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
+from vectorfin.dbt_workspace import DbtResult, DbtWorkspace, run_dbt
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
 
 EMBEDDINGS_TABLE = "embeddings/chunk_embeddings"
@@ -85,7 +86,7 @@ def test_training_runs_real_lora_steps_on_cpu(full_build: FullBuild) -> None:
         "select device, precision, steps, reused, trainable_params, total_params, artifact_path, "
         "raw_snapshots from training_runs"
     )
-    read = dict(full_build.workspace.query("select source_table, snapshot_id from raw_snapshots_read"))
+    read = dict(full_build.workspace.query("select source_table, snapshot_id from stg_raw__snapshots_read"))
 
     assert (device, precision, reused) == ("cpu", "fp32", False)
     assert json.loads(snapshots) == read and all(read.values())  # the run names the raw snapshots it read
@@ -243,7 +244,7 @@ def test_round_two_mines_hard_negatives_with_the_published_vectors(
     """var hard_negative_round 2: the pairs rebuilt on the vectors the trained run wrote back, through
     the pair tests and the quality gate (one of them: a negative is never the text of either side)."""
     copy = full_build.workspace.copy_to(tmp_path)
-    selection = ["stg_embeddings__chunk_embeddings", "int_pairs_embedding_negatives+"]
+    selection = ["stg_embeddings__chunk_embeddings", "int_negatives__embedding_neighbour+"]
     result = run_dbt(
         ["build", "--select", *selection, "--exclude", "training_runs+"],
         copy.env,
@@ -253,7 +254,7 @@ def test_round_two_mines_hard_negatives_with_the_published_vectors(
 
     [(mined, above_guard)] = copy.query(
         "select count(*), count(*) filter (where similarity >= positive_similarity - ?) "
-        "from int_pairs_embedding_negatives",
+        "from int_negatives__embedding_neighbour",
         [project_var("embedding_negative_margin")],
     )
     [(neighbours, same_document)] = copy.query(

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from documented_shell import DocumentedShell
+from demo_builds import JUDGE_SMALL_SETS, TrainedDemo
 
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
+from vectorfin.dbt_workspace import run_dbt
 from vectorfin.report import DOCS_SUBDIR
 
 CHROMIUM = os.environ.get("VECTORFIN_CHROMIUM", "/usr/bin/chromium")
@@ -81,14 +82,18 @@ class DocsSite:
 
 
 @pytest.fixture(scope="module")
-def docs_site(documented_demo: DocumentedShell) -> Iterator[DocsSite]:
+def docs_site(trained_demo: TrainedDemo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsSite]:
     require_browser()
-    # A (tiny) training run first, so the docs show a run report's charts, as after the quick start.
-    trained = documented_demo.run("dbt build --select training_runs+ --exclude chunk_embeddings+")
-    assert trained.returncode == 0, trained.stdout[-3000:]
-    target = documented_demo.root / "docs_site"
-    generated = documented_demo.run("dbt docs generate", extra_env={"DBT_TARGET_PATH": str(target)})
-    assert generated.returncode == 0, generated.stdout[-3000:]
+    # The session's trained demo, its run report written again into the project's own docs assets
+    # (asset-paths, as a `dbt build` after the quick start does), so the docs show its charts.
+    demo = trained_demo.pristine.copy_to(tmp_path_factory.mktemp("docs_demo"))
+    env = {key: value for key, value in demo.env.items() if key != "VECTORFIN_DOCS_ASSETS"}
+    reported = run_dbt(["run", "--select", "run_report"], env, vars=JUDGE_SMALL_SETS)
+    assert reported.ok, reported.summary()
+    site = demo.root / "docs_site"
+    generated = run_dbt(["docs", "generate"], env, run_dir=site)
+    assert generated.ok, generated.summary()
+    target = site / "target"
     handler = functools.partial(QuietHandler, directory=str(target))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

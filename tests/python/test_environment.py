@@ -10,10 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DbtWorkspace
 from documented_shell import VENV, DocumentedShell
 
-from vectorfin.config import ENV_FILE, PROJECT_ROOT, Settings, project_environment
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import ENV_FILE, StateLocations, project_environment
+from vectorfin.dbt_workspace import DbtWorkspace
 
 SHELLS = [shell for shell in ("bash", "dash", "zsh") if shutil.which(shell)]
 # What a clean login shell has before sourcing anything.
@@ -59,7 +60,7 @@ def test_python_without_the_environment_uses_the_project_defaults(monkeypatch: p
     for name in list(os.environ):
         if name.startswith("VECTORFIN_"):
             monkeypatch.delenv(name)
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     assert settings.warehouse == str(PROJECT_ROOT / "warehouse")
     assert settings.duckdb_path == PROJECT_ROOT / "vectorfin.duckdb"
     assert settings.artifacts_dir == PROJECT_ROOT / "artifacts"

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from dbt_project_runner import DEMO_CORPUS, DbtResult, DbtWorkspace, run_dbt
+
+from vectorfin.dbt_workspace import DEMO_CORPUS, DbtResult, DbtWorkspace, run_dbt
 
 SQL_ONLY = ["build", "--exclude", "training_runs+"]
 # ctx-alpha and ctx-bravo fall in the training half (stable_fraction('tatqa_dev|<ctx>') >= 0.5), ctx-charlie

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vectorfin import duck
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.iceberg import FILING_CHUNKS, RAW_NAMESPACE, TRANSCRIPT_CHUNKS, get_catalog
 from vectorfin.loading import LoadError, load_corpus
 from vectorfin.loading.chunking import count_tokens
@@ -21,11 +21,11 @@ from vectorfin.loading.chunking import count_tokens
 TABLES = (TRANSCRIPT_CHUNKS, FILING_CHUNKS)
 
 
-def _read(settings: Settings, table: str) -> pa.Table:
+def _read(settings: StateLocations, table: str) -> pa.Table:
     return get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{table}").scan().to_arrow()
 
 
-def _snapshots(settings: Settings) -> dict[str, int | None]:
+def _snapshots(settings: StateLocations) -> dict[str, int | None]:
     """Current snapshot per raw table (None: no commit yet); {} before the tables exist."""
     catalog = get_catalog(settings)
     snapshots = {}
@@ -58,7 +58,7 @@ def demo_copy(demo_corpus: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(demo_corpus, tmp_path / "corpus", ignore=shutil.ignore_patterns("*.md")))
 
 
-def test_demo_corpus_fills_both_tables(settings: Settings, demo_corpus: Path) -> None:
+def test_demo_corpus_fills_both_tables(settings: StateLocations, demo_corpus: Path) -> None:
     report = load_corpus([demo_corpus], token_budget=256, progress=False)
 
     transcripts, filings = _read(settings, TRANSCRIPT_CHUNKS), _read(settings, FILING_CHUNKS)
@@ -90,7 +90,9 @@ def test_demo_corpus_fills_both_tables(settings: Settings, demo_corpus: Path) ->
     )
 
 
-def test_demo_rows_carry_periods_roles_and_knowledge_times(settings: Settings, demo_corpus: Path) -> None:
+def test_demo_rows_carry_periods_roles_and_knowledge_times(
+    settings: StateLocations, demo_corpus: Path
+) -> None:
     load_corpus([demo_corpus], token_budget=256, progress=False)
     transcripts, filings = _read(settings, TRANSCRIPT_CHUNKS), _read(settings, FILING_CHUNKS)
 
@@ -125,7 +127,7 @@ def test_demo_rows_carry_periods_roles_and_knowledge_times(settings: Settings, d
     }
 
 
-def test_loading_twice_adds_nothing(settings: Settings, demo_corpus: Path) -> None:
+def test_loading_twice_adds_nothing(settings: StateLocations, demo_corpus: Path) -> None:
     first = load_corpus([demo_corpus], progress=False)
     snapshots = _snapshots(settings)
 
@@ -139,7 +141,7 @@ def test_loading_twice_adds_nothing(settings: Settings, demo_corpus: Path) -> No
     assert {table: _read(settings, table).num_rows for table in TABLES} == first.added_chunks
 
 
-def test_iceberg_scan_reads_loaded_chunks(settings: Settings, demo_corpus: Path) -> None:
+def test_iceberg_scan_reads_loaded_chunks(settings: StateLocations, demo_corpus: Path) -> None:
     load_corpus([demo_corpus], progress=False)
     location = settings.table_location(RAW_NAMESPACE, TRANSCRIPT_CHUNKS)
 
@@ -274,7 +276,7 @@ def _conflicting_pages(corpus: Path) -> tuple[Path, str]:
     ],
 )
 def test_malformed_input_names_file_and_record_and_commits_nothing(
-    settings: Settings, demo_copy: Path, corrupt: object
+    settings: StateLocations, demo_copy: Path, corrupt: object
 ) -> None:
     bad_file, expected = corrupt(demo_copy)
 
@@ -287,7 +289,7 @@ def test_malformed_input_names_file_and_record_and_commits_nothing(
 
 
 def test_a_bad_filing_leaves_loaded_transcripts_unchanged(
-    settings: Settings, demo_corpus: Path, demo_copy: Path
+    settings: StateLocations, demo_corpus: Path, demo_copy: Path
 ) -> None:
     load_corpus([demo_corpus], progress=False)
     snapshots = _snapshots(settings)
@@ -303,7 +305,7 @@ def test_a_bad_filing_leaves_loaded_transcripts_unchanged(
 
 
 def test_an_identical_repeated_record_is_skipped_with_a_warning(
-    settings: Settings, demo_corpus: Path, demo_copy: Path
+    settings: StateLocations, demo_corpus: Path, demo_copy: Path
 ) -> None:
     turns = demo_copy / "transcripts/speaker_turns/turns.jsonl"
     _write_lines(turns, [*_demo_lines(turns), _demo_lines(turns)[3]])
@@ -319,7 +321,7 @@ def test_an_identical_repeated_record_is_skipped_with_a_warning(
 
 
 def test_a_call_without_turns_is_reported_and_keeps_its_loaded_rows(
-    settings: Settings, demo_corpus: Path, demo_copy: Path
+    settings: StateLocations, demo_corpus: Path, demo_copy: Path
 ) -> None:
     load_corpus([demo_corpus], progress=False)
     loaded = _rows_where(_read(settings, TRANSCRIPT_CHUNKS), doc_id="NRTH_q4_2022")
@@ -335,7 +337,7 @@ def test_a_call_without_turns_is_reported_and_keeps_its_loaded_rows(
     assert _rows_where(_read(settings, TRANSCRIPT_CHUNKS), doc_id="NRTH_q4_2022") == loaded
 
 
-def test_a_folder_without_any_corpus_is_an_error(settings: Settings, tmp_path: Path) -> None:
+def test_a_folder_without_any_corpus_is_an_error(settings: StateLocations, tmp_path: Path) -> None:
     (tmp_path / "evals").mkdir()
 
     with pytest.raises(LoadError, match="no corpus found"):
@@ -376,7 +378,9 @@ def _sample_shared_data(source: Path, target: Path, calls: int = 2) -> None:
 
 
 @pytest.mark.shared_data
-def test_a_sample_of_each_real_format_loads(settings: Settings, shared_data: Path, tmp_path: Path) -> None:
+def test_a_sample_of_each_real_format_loads(
+    settings: StateLocations, shared_data: Path, tmp_path: Path
+) -> None:
     _sample_shared_data(shared_data, tmp_path / "sample")
 
     load_corpus([tmp_path / "sample"], progress=False)

@@ -14,7 +14,8 @@ import pytest
 from pyiceberg.expressions import EqualTo
 from pyiceberg.types import StringType
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
 from vectorfin.iceberg import FILING_CHUNKS, RAW_NAMESPACE, TRANSCRIPT_CHUNKS, ensure_raw_tables, get_catalog
 from vectorfin.loading import LoadError, load_corpus
 from vectorfin.loading.loader import DocumentReplacement, chunk_rows, commit_changes, stage_changes
@@ -24,11 +25,11 @@ TABLES = (TRANSCRIPT_CHUNKS, FILING_CHUNKS)
 LOADERS_PER_TRIAL = 3
 
 
-def _table(settings: Settings, name: str) -> pa.Table:
+def _table(settings: StateLocations, name: str) -> pa.Table:
     return get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{name}").scan().to_arrow()
 
 
-def _snapshots(settings: Settings) -> dict[str, int | None]:
+def _snapshots(settings: StateLocations) -> dict[str, int | None]:
     catalog = get_catalog(settings)
     return {
         name: getattr(catalog.load_table(f"{RAW_NAMESPACE}.{name}").current_snapshot(), "snapshot_id", None)
@@ -49,7 +50,7 @@ def _start_loader(corpus: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("tables_exist", [False, True], ids=["no-tables", "after-init"])
 def test_loads_started_together_add_every_chunk_once(
-    settings: Settings, demo_corpus: Path, tables_exist: bool
+    settings: StateLocations, demo_corpus: Path, tables_exist: bool
 ) -> None:
     env = os.environ.copy()
     if tables_exist:
@@ -83,7 +84,7 @@ def _changed_corpus(demo_corpus: Path, root: Path) -> Path:
     return corpus
 
 
-def _planned_load(corpus: Path, settings: Settings) -> tuple[dict, dict]:
+def _planned_load(corpus: Path, settings: StateLocations) -> tuple[dict, dict]:
     """A load of `corpus` read, chunked and staged (data files written), not committed."""
     rows = chunk_rows(read_corpora([corpus]).documents, token_budget=256, progress=False)
     tables = ensure_raw_tables(get_catalog(settings), settings)
@@ -92,7 +93,7 @@ def _planned_load(corpus: Path, settings: Settings) -> tuple[dict, dict]:
 
 
 def test_a_load_planned_before_another_committed_plans_again(
-    settings: Settings, demo_corpus: Path, tmp_path: Path
+    settings: StateLocations, demo_corpus: Path, tmp_path: Path
 ) -> None:
     changed = _changed_corpus(demo_corpus, tmp_path)
     load_corpus([demo_corpus], progress=False)
@@ -109,7 +110,7 @@ def test_a_load_planned_before_another_committed_plans_again(
 
 
 def test_schema_drift_is_reported_by_table_and_column_before_anything_is_written(
-    settings: Settings, demo_corpus: Path, tmp_path: Path
+    settings: StateLocations, demo_corpus: Path, tmp_path: Path
 ) -> None:
     load_corpus([demo_corpus], progress=False)
     filings = get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{FILING_CHUNKS}")
@@ -124,7 +125,7 @@ def test_schema_drift_is_reported_by_table_and_column_before_anything_is_written
 
 
 def test_a_failed_commit_rolls_back_the_tables_committed_before_it(
-    settings: Settings, demo_corpus: Path, tmp_path: Path
+    settings: StateLocations, demo_corpus: Path, tmp_path: Path
 ) -> None:
     load_corpus([demo_corpus], progress=False)
     snapshots = _snapshots(settings)

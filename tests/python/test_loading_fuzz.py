@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbt_project_runner import DbtWorkspace, run_dbt
-
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
+from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
 from vectorfin.iceberg import FILING_CHUNKS, RAW_NAMESPACE, TRANSCRIPT_CHUNKS, get_catalog
 from vectorfin.loading import LoadError, load_corpus
 
@@ -356,7 +355,7 @@ def _write(case: Case, root: Path) -> Path:
     return corpus
 
 
-def _snapshots(settings: Settings) -> dict[str, int | None]:
+def _snapshots(settings: StateLocations) -> dict[str, int | None]:
     catalog = get_catalog(settings)
     return {
         name: getattr(catalog.load_table(f"{RAW_NAMESPACE}.{name}").current_snapshot(), "snapshot_id", None)
@@ -365,7 +364,7 @@ def _snapshots(settings: Settings) -> dict[str, int | None]:
     }
 
 
-def test_every_bad_value_is_refused_or_quarantined(settings: Settings, tmp_path: Path) -> None:
+def test_every_bad_value_is_refused_or_quarantined(settings: StateLocations, tmp_path: Path) -> None:
     cases = _cases()
     outcomes: dict[int, str] = {}
     warnings: dict[int, list[str]] = {}

@@ -26,14 +26,15 @@ from pyiceberg.table import Table
 from sqlalchemy.exc import OperationalError
 
 from vectorfin import cli
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
 from vectorfin.iceberg import FILING_CHUNKS, RAW_NAMESPACE, TRANSCRIPT_CHUNKS, get_catalog
 
 TABLES = (TRANSCRIPT_CHUNKS, FILING_CHUNKS)
 DEMO_CHUNKS = {TRANSCRIPT_CHUNKS: 98, FILING_CHUNKS: 22}
 
 
-def unreferenced_files(settings: Settings) -> list[str]:
+def unreferenced_files(settings: StateLocations) -> list[str]:
     """Data files and manifests under the raw tables' folders that no snapshot references."""
     catalog = get_catalog(settings)
     found = []
@@ -51,12 +52,12 @@ def unreferenced_files(settings: Settings) -> list[str]:
     return found
 
 
-def chunk_counts(settings: Settings) -> dict[str, int]:
+def chunk_counts(settings: StateLocations) -> dict[str, int]:
     catalog = get_catalog(settings)
     return {name: catalog.load_table(f"{RAW_NAMESPACE}.{name}").scan().count() for name in TABLES}
 
 
-def snapshots(settings: Settings) -> dict[str, int | None]:
+def snapshots(settings: StateLocations) -> dict[str, int | None]:
     catalog = get_catalog(settings)
     return {
         name: getattr(catalog.load_table(f"{RAW_NAMESPACE}.{name}").current_snapshot(), "snapshot_id", None)
@@ -135,7 +136,7 @@ FAILURES: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {
 
 @pytest.mark.parametrize("failure", FAILURES)
 def test_a_write_that_fails_for_space_or_permission_is_a_clear_error_and_leaves_no_files(
-    settings: Settings,
+    settings: StateLocations,
     demo_corpus: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -169,7 +170,7 @@ def _load(corpus: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def tmpfs_warehouse(settings: Settings) -> Iterator[Path]:
+def tmpfs_warehouse(settings: StateLocations) -> Iterator[Path]:
     """The warehouse on a 64 KiB tmpfs: far less than the demo load needs (skipped where no tmpfs can be
     mounted, as without root)."""
     warehouse = Path(settings.warehouse)
@@ -182,7 +183,7 @@ def tmpfs_warehouse(settings: Settings) -> Iterator[Path]:
 
 
 def test_a_load_on_a_full_tmpfs_is_a_clear_error_and_the_next_load_completes(
-    settings: Settings, demo_corpus: Path, tmpfs_warehouse: Path
+    settings: StateLocations, demo_corpus: Path, tmpfs_warehouse: Path
 ) -> None:
     failed = _load(demo_corpus)
 
@@ -199,7 +200,7 @@ def test_a_load_on_a_full_tmpfs_is_a_clear_error_and_the_next_load_completes(
 
 
 def test_a_load_into_an_immutable_warehouse_is_a_clear_error(
-    settings: Settings, demo_corpus: Path, tmp_path: Path
+    settings: StateLocations, demo_corpus: Path, tmp_path: Path
 ) -> None:
     assert _load(demo_corpus).returncode == 0
     committed = snapshots(settings)

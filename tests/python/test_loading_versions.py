@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.schema import Schema
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.iceberg import (
     FILING_CHUNKS,
     RAW_NAMESPACE,
@@ -29,12 +29,12 @@ MAEC_CALLS = "transcripts/maec/calls.jsonl"
 EDGAR = "filings/edgar_10k/filings_10k.jsonl"
 
 
-def _table(settings: Settings, name: str, snapshot_id: int | None = None) -> pa.Table:
+def _table(settings: StateLocations, name: str, snapshot_id: int | None = None) -> pa.Table:
     table = get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{name}")
     return table.scan(snapshot_id=snapshot_id).to_arrow()
 
 
-def _snapshot_id(settings: Settings, name: str) -> int:
+def _snapshot_id(settings: StateLocations, name: str) -> int:
     return get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{name}").current_snapshot().snapshot_id
 
 
@@ -78,7 +78,7 @@ def _corrected_filing_ticker(records: list[dict[str, object]]) -> list[dict[str,
     ],
 )
 def test_corrected_metadata_replaces_the_documents_rows(
-    settings: Settings,
+    settings: StateLocations,
     corpus: Path,
     path: str,
     correct: object,
@@ -117,7 +117,7 @@ def _insert_turn(records: list[dict[str, object]]) -> list[dict[str, object]]:
     return call + rest
 
 
-def test_an_inserted_turn_adds_one_chunk_and_rekeys_no_other(settings: Settings, corpus: Path) -> None:
+def test_an_inserted_turn_adds_one_chunk_and_rekeys_no_other(settings: StateLocations, corpus: Path) -> None:
     load_corpus([corpus], progress=False)
     before = _document(_table(settings, TRANSCRIPT_CHUNKS), "NRTH_q3_2022")
     _rewrite(corpus / TURNS, _insert_turn)
@@ -139,7 +139,7 @@ def test_an_inserted_turn_adds_one_chunk_and_rekeys_no_other(settings: Settings,
     assert after[4]["ingested_at"] > before[3]["ingested_at"]  # re-positioned: a new version
 
 
-def test_repeated_texts_in_one_document_get_their_own_ids(settings: Settings, corpus: Path) -> None:
+def test_repeated_texts_in_one_document_get_their_own_ids(settings: StateLocations, corpus: Path) -> None:
     def repeat_a_turn(records: list[dict[str, object]]) -> list[dict[str, object]]:
         records[1]["speech"] = records[0]["speech"]
         return records
@@ -154,7 +154,7 @@ def test_repeated_texts_in_one_document_get_their_own_ids(settings: Settings, co
 
 
 def test_documents_a_later_load_does_not_hold_are_kept(
-    settings: Settings, corpus: Path, tmp_path: Path
+    settings: StateLocations, corpus: Path, tmp_path: Path
 ) -> None:
     load_corpus([corpus], progress=False)
     rows = {table: _table(settings, table).num_rows for table in (TRANSCRIPT_CHUNKS, FILING_CHUNKS)}
@@ -170,14 +170,14 @@ def test_documents_a_later_load_does_not_hold_are_kept(
 
 
 def test_tables_from_before_row_versions_are_upgraded_and_reloaded_once(
-    settings: Settings, demo_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: StateLocations, demo_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Raw tables written before row_hash existed (and with position-based chunk ids) gain the column;
     the next load replaces each document once, leaving no old-style row behind."""
     monkeypatch.setenv("VECTORFIN_WAREHOUSE", str(tmp_path / "elsewhere"))
     load_corpus([demo_corpus], progress=False)
     old_rows = {
-        name: _table(Settings.from_env(), name).drop_columns([ROW_HASH]) for name in RAW_TABLE_SCHEMAS
+        name: _table(StateLocations.from_env(), name).drop_columns([ROW_HASH]) for name in RAW_TABLE_SCHEMAS
     }
     monkeypatch.setenv("VECTORFIN_WAREHOUSE", settings.warehouse)
     catalog = get_catalog(settings)
@@ -206,7 +206,9 @@ def test_tables_from_before_row_versions_are_upgraded_and_reloaded_once(
         assert not any(chunk_id.startswith("old-") for chunk_id in rows["chunk_id"].to_pylist())
 
 
-def test_a_document_another_writer_duplicated_a_row_of_is_repaired(settings: Settings, corpus: Path) -> None:
+def test_a_document_another_writer_duplicated_a_row_of_is_repaired(
+    settings: StateLocations, corpus: Path
+) -> None:
     load_corpus([corpus], progress=False)
     table = get_catalog(settings).load_table(f"{RAW_NAMESPACE}.{TRANSCRIPT_CHUNKS}")
     copy = table.scan(row_filter="doc_id = '20230420_MRDN' and chunk_idx = 0").to_arrow()

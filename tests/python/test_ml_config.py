@@ -3,8 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from vectorfin.ml.config import TrainingConfig, content_hash
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
+from vectorfin.config.training import TrainingConfig, content_hash
 
 
 def _pairs(negative=None):

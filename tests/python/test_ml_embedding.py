@@ -14,8 +14,8 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from vectorfin import duck
+from vectorfin.config.training import TrainingConfig
 from vectorfin.iceberg import get_catalog
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import (
     CHUNK_EMBEDDINGS,
     EMBEDDINGS_NAMESPACE,
@@ -148,7 +148,7 @@ EMBEDDING_PROCESS = textwrap.dedent(
     import sys
     import pandas as pd
     from sentence_transformers import SentenceTransformer
-    from vectorfin.ml.config import TrainingConfig
+    from vectorfin.config.training import TrainingConfig
     from vectorfin.ml.embedding import embed_missing_chunks
 
     model = SentenceTransformer(TrainingConfig().resolved_base_model(), device="cpu", local_files_only=True)

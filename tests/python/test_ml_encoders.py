@@ -13,10 +13,10 @@ import torch
 from sentence_transformers import SentenceTransformer
 from torch import nn
 
+from vectorfin.config.training import TrainingConfig
 from vectorfin.files import write_path_atomically
 from vectorfin.ml import encoders
 from vectorfin.ml.backends import EMBEDDING_BACKENDS, ONNX, ONNX_FILES, ONNX_INT8, TORCH
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.encoders import (
     OnnxExportError,
     backend_of,

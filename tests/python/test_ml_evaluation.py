@@ -20,8 +20,8 @@ from transformers import AutoTokenizer
 
 from vectorfin.bm25 import K1, B, BM25Index, tokenize
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.training import TrainingConfig
 from vectorfin.loading.readers import read_corpora
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import (
     FUSION_WEIGHT_GRID,
     METRICS,

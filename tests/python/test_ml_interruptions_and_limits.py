@@ -16,7 +16,7 @@ import pytest
 from safetensors.numpy import load_file
 from tiny_pairs import revenue_pairs
 
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.memory import (
     GIB,
     TrainingMemoryError,
@@ -42,7 +42,7 @@ TRAIN_SCRIPT = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import pandas as pd
-    from vectorfin.ml.config import TrainingConfig
+    from vectorfin.config.training import TrainingConfig
     from vectorfin.ml.training import train_model
     pairs = pd.read_json(sys.argv[1])
     config = TrainingConfig.from_mapping(json.loads(sys.argv[2]))

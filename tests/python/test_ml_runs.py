@@ -8,10 +8,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from vectorfin.config import Settings
-from vectorfin.dbt_settings import mapping_setting
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import mapping_setting
+from vectorfin.config.training import TrainingConfig
 from vectorfin.duck import sql_string
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.ml.runs import (
     Publication,
@@ -104,7 +104,7 @@ def test_early_stopping_pairs_join_queries_to_relevant_documents() -> None:
     assert pairs["pair_id"].tolist() == ["q1:d1"]
 
 
-def test_embeddings_are_read_back_as_fixed_size_arrays(settings: Settings) -> None:
+def test_embeddings_are_read_back_as_fixed_size_arrays(settings: StateLocations) -> None:
     sql = embeddings_table_sql(settings, 384, "run-1")
 
     assert "embedding::float[384]" in sql

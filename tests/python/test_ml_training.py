@@ -15,9 +15,9 @@ from sentence_transformers.sentence_transformer.losses import (
     MultipleNegativesRankingLoss,
 )
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml import training
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.training import (
     ADAPTER_DIR,
     RESULT_MARKER,
@@ -96,7 +96,7 @@ MATRYOSHKA = replace(TINY, learning_rate=1e-3, matryoshka_dims=(384, 16))
 def artifacts_root(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VECTORFIN_ARTIFACTS", str(tmp_path_factory.mktemp("artifacts")))
-        yield Settings.from_env().artifacts_dir
+        yield StateLocations.from_env().artifacts_dir
 
 
 @pytest.fixture(scope="module")

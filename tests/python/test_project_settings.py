@@ -1,4 +1,4 @@
-"""The one validator of the project's dbt vars (src/vectorfin/project_settings.py), without dbt.
+"""The one validator of the project's dbt vars (src/vectorfin/config/validation.py), without dbt.
 
 tests/python/test_dbt_pipeline.py checks that dbt calls it before the first node (on-run-start).
 """
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from vectorfin.config import PROJECT_ROOT
-from vectorfin.project_settings import (
+from vectorfin.config.validation import (
     SETTINGS,
     SettingsError,
     enabled_pair_strategies,
@@ -41,6 +41,13 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
         ({"eval_fraction": 0}, "eval_fraction: must be in (0, 1), got 0"),
         ({"negatives_per_pair": -3}, "negatives_per_pair: must be at least 1, got -3"),
         ({"negatives_per_pair": 1.5}, "negatives_per_pair: must be a whole number"),
+        ({"negative_rules": []}, "negative_rules: must be a non-empty list of rule names"),
+        (
+            {"negative_rules": ["same_company_other_period", "same_company_other_period"]},
+            "negative_rules: 'same_company_other_period' is listed twice",
+        ),
+        ({"negative_rules": ["none_found"]}, "negative_rules: 'none_found' is not a rule name"),
+        ({"negative_rules": ["same-company"]}, "negative_rules: 'same-company' is not a rule name"),
         (
             {"training": {"learning_rate": 1.0}},
             "training: invalid training settings: learning_rate=1.0 is outside",

@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
 from vectorfin.quality import GateThresholds, QualityGateError, require_passed_gate, run_training_pairs_gate
 
 
@@ -94,12 +94,12 @@ def test_gate_defaults_are_read_from_dbt_project_yml() -> None:
     defaults, project_gate = GateThresholds(), project_var("quality_gate")
     assert {name: getattr(defaults, name) for name in project_gate} == project_gate
     assert defaults.negatives_per_pair == project_var("negatives_per_pair")
-    assert isinstance(defaults.min_median_positive_chars, float)  # 60 in YAML, a float threshold
+    assert isinstance(defaults.min_median_passage_chars, float)  # 60 in YAML, a float threshold
 
     changed = (
-        "from vectorfin import project\n"
-        "project._project_vars()['quality_gate']['min_distinct_anchor_share'] = 0.123\n"
-        "project._project_vars()['negatives_per_pair'] = 4\n"
+        "from vectorfin.config import project_vars\n"
+        "project_vars._project_vars()['quality_gate']['min_distinct_anchor_share'] = 0.123\n"
+        "project_vars._project_vars()['negatives_per_pair'] = 4\n"
         "from vectorfin.quality import GateThresholds\n"
         "print(GateThresholds().min_distinct_anchor_share, GateThresholds().negatives_per_pair)\n"
     )

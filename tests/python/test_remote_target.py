@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dbt_project_runner import DEMO_CORPUS, DbtWorkspace, run_dbt
+from vectorfin.dbt_workspace import DEMO_CORPUS, DbtWorkspace, run_dbt
 
 HTTPFS_STATE = (
     "select extension_name, loaded, install_mode, installed_from "

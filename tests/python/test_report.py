@@ -12,7 +12,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.evaluation import RESULT_COLUMNS
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE, write_run_report
 
@@ -246,6 +247,6 @@ def test_the_charts_go_to_the_asset_path_unless_the_environment_names_another_fo
 ) -> None:
     project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
     monkeypatch.delenv("VECTORFIN_DOCS_ASSETS", raising=False)
-    assert Settings.from_env().docs_assets_dir == PROJECT_ROOT / project["asset-paths"][0]
+    assert StateLocations.from_env().docs_assets_dir == PROJECT_ROOT / project["asset-paths"][0]
     monkeypatch.setenv("VECTORFIN_DOCS_ASSETS", str(tmp_path / "docs" / ".." / "assets"))
-    assert Settings.from_env().docs_assets_dir == tmp_path / "assets"
+    assert StateLocations.from_env().docs_assets_dir == tmp_path / "assets"

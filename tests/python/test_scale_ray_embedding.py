@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dbt_project_runner import DemoBuild, build_demo
-from model_folders import linked_base_model
+from demo_builds import DemoBuild, build_demo
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.ml.backends import ONNX_FILES, ONNX_FOLDER
 from vectorfin.ml.embedding import embed_chunks, embed_missing_chunks, ensure_embeddings_table
+from vectorfin.ml.model_folders import linked_base_model
 from vectorfin.scale.ray_embedding import (
     DEFAULT_BACKEND,
     JobError,
@@ -47,14 +47,14 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
 
 
 @pytest.fixture
-def demo_settings(demo_build: DemoBuild, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def demo_settings(demo_build: DemoBuild, monkeypatch: pytest.MonkeyPatch) -> StateLocations:
     for name in ("VECTORFIN_WAREHOUSE", "VECTORFIN_DUCKDB_PATH", "VECTORFIN_ARTIFACTS"):
         monkeypatch.setenv(name, demo_build.workspace.env[name])
     monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
-    return Settings.from_env()
+    return StateLocations.from_env()
 
 
-def _stored_vectors(settings: Settings) -> pd.DataFrame:
+def _stored_vectors(settings: StateLocations) -> pd.DataFrame:
     table = ensure_embeddings_table(settings)
     rows = table.scan().to_pandas()
     return rows[rows["model_run_id"] == RUN_ID].sort_values("chunk_id").reset_index(drop=True)

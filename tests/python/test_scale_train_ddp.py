@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from tiny_pairs import revenue_pairs
 
-from vectorfin.config import PROJECT_ROOT, project_environment
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import project_environment
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.runs import train
 from vectorfin.ml.training import RESULT_MARKER, load_trained_model, read_training_result
 

@@ -23,10 +23,11 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_project_runner import DbtResult, DbtWorkspace, TrainedDemo, dbt_executable, run_dbt
+from demo_builds import TrainedDemo
 
 from vectorfin import duck, search_index
 from vectorfin.config import PROJECT_ROOT
+from vectorfin.dbt_workspace import DbtResult, DbtWorkspace, dbt_executable, run_dbt
 from vectorfin.fusion import rrf_score
 from vectorfin.search import query_embedding, register_search_functions
 from vectorfin.search_index import search_index_path
@@ -356,15 +357,19 @@ def test_bad_arguments_are_clear_errors(search_build: SearchBuild, arguments: di
     assert table_names(search_build.workspace) == tables
 
 
-README_SEARCHES = [
-    line
-    for line in (PROJECT_ROOT / "README.md").read_text().splitlines()
-    if line.startswith("dbt run-operation print_semantic_search ")
-]
+# The searches the README and docs/ give, as a reader would type them.
+DOCUMENTED_SEARCHES = sorted(
+    {
+        line
+        for document in [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
+        for line in document.read_text().splitlines()
+        if line.startswith("dbt run-operation print_semantic_search ")
+    }
+)
 
 
-@pytest.mark.parametrize("command", README_SEARCHES)
-def test_the_readmes_searches_find_hits_on_the_demo(search_build: SearchBuild, command: str) -> None:
+@pytest.mark.parametrize("command", DOCUMENTED_SEARCHES)
+def test_the_documented_searches_find_hits_on_the_demo(search_build: SearchBuild, command: str) -> None:
     result = search_build.dbt(*shlex.split(command)[1:])
 
     assert result.ok, result.summary()

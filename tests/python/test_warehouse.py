@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dbt_project_runner import DbtWorkspace, run_dbt
 
 from vectorfin import cli, duck
-from vectorfin.config import PROJECT_ROOT, Settings
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import StateLocations
+from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
 from vectorfin.iceberg import (
     RAW_NAMESPACE,
     TRANSCRIPT_CHUNKS,
@@ -49,7 +50,7 @@ def test_every_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("VECTORFIN_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
 
     assert settings.warehouse == str(tmp_path / "wh")
     assert settings.catalog_uri == f"sqlite:///{tmp_path}/wh/catalog.db"
@@ -80,7 +81,7 @@ def test_a_duckdb_file_name_with_an_apostrophe_is_refused_before_the_cli_or_dbt_
 
     # an apostrophe in a folder's name is no database name: accepted
     monkeypatch.setenv("VECTORFIN_DUCKDB_PATH", str(tmp_path / "Ann's" / "vectorfin.duckdb"))
-    assert Settings.from_env().duckdb_path == tmp_path / "Ann's" / "vectorfin.duckdb"
+    assert StateLocations.from_env().duckdb_path == tmp_path / "Ann's" / "vectorfin.duckdb"
 
 
 def test_defaults_stay_inside_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +93,7 @@ def test_defaults_stay_inside_the_project(monkeypatch: pytest.MonkeyPatch) -> No
     ):
         monkeypatch.delenv(name, raising=False)
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
 
     assert settings.warehouse == str(PROJECT_ROOT / "warehouse")
     assert settings.duckdb_path.parent == PROJECT_ROOT
@@ -102,7 +103,7 @@ def test_remote_warehouse_has_no_local_catalog(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("VECTORFIN_WAREHOUSE", "gs://vectorfinancials-data/warehouse")
     monkeypatch.delenv("VECTORFIN_CATALOG_URI", raising=False)
 
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
 
     assert not settings.is_local
     assert settings.catalog_uri is None
@@ -111,7 +112,7 @@ def test_remote_warehouse_has_no_local_catalog(monkeypatch: pytest.MonkeyPatch) 
     )
 
 
-def test_appending_the_same_rows_twice_adds_nothing(settings: Settings) -> None:
+def test_appending_the_same_rows_twice_adds_nothing(settings: StateLocations) -> None:
     table = ensure_raw_tables(get_catalog(settings), settings)[TRANSCRIPT_CHUNKS]
     schema = table.schema().as_arrow()
     batch = _transcript_rows(schema, [("a", 2019), ("b", 2021), ("b", 2021)])
@@ -123,7 +124,7 @@ def test_appending_the_same_rows_twice_adds_nothing(settings: Settings) -> None:
     assert sorted(table.scan().to_arrow().column("chunk_id").to_pylist()) == ["a", "b", "c"]
 
 
-def test_iceberg_scan_reads_the_table_folder_point_in_time(settings: Settings) -> None:
+def test_iceberg_scan_reads_the_table_folder_point_in_time(settings: StateLocations) -> None:
     table = ensure_raw_tables(get_catalog(settings), settings)[TRANSCRIPT_CHUNKS]
     append_new_rows(
         table, _transcript_rows(table.schema().as_arrow(), [("old", 2018), ("new", 2021)]), key="chunk_id"
@@ -140,7 +141,7 @@ def test_iceberg_scan_reads_the_table_folder_point_in_time(settings: Settings) -
     assert rows == [("NRTH", "2021Q1", 1, "Revenue grew 1 percent in 2021.")]
 
 
-def test_reopening_the_catalog_sees_committed_tables(settings: Settings) -> None:
+def test_reopening_the_catalog_sees_committed_tables(settings: StateLocations) -> None:
     ensure_raw_tables(get_catalog(settings), settings)
 
     reopened = get_catalog(settings)
@@ -148,7 +149,7 @@ def test_reopening_the_catalog_sees_committed_tables(settings: Settings) -> None
     assert {name for _, name in reopened.list_tables(RAW_NAMESPACE)} == {"transcript_chunks", "filing_chunks"}
 
 
-def test_cli_query_runs_sql_with_iceberg_loaded(settings: Settings) -> None:
+def test_cli_query_runs_sql_with_iceberg_loaded(settings: StateLocations) -> None:
     subprocess.run([sys.executable, "-m", "vectorfin", "init"], check=True, env=os.environ.copy())
     location = settings.table_location(RAW_NAMESPACE, TRANSCRIPT_CHUNKS)
 

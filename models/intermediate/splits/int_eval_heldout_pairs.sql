@@ -6,12 +6,6 @@
 -- reward memorising the query rather than retrieval.
 with pairs as (
 
-    select * from {{ ref('int_pairs_unioned') }}
-
-),
-
-splits as (
-
     select * from {{ ref('int_pairs_split') }}
 
 ),
@@ -26,10 +20,9 @@ eval_chunks as (
 
 non_eval_anchors as (
 
-    select distinct pairs.anchor_text
+    select distinct anchor_text
     from pairs
-    inner join splits on pairs.pair_id = splits.pair_id
-    where splits.split_status <> 'eval'
+    where split_status <> 'eval'
 
 )
 
@@ -43,7 +36,6 @@ select
     pairs.fiscal_period,
     pairs.knowledge_ts
 from pairs
-inner join splits on pairs.pair_id = splits.pair_id
 inner join eval_chunks on pairs.positive_chunk_id = eval_chunks.chunk_id
 left join non_eval_anchors on pairs.anchor_text = non_eval_anchors.anchor_text
-where splits.split_status = 'eval' and non_eval_anchors.anchor_text is null
+where pairs.split_status = 'eval' and non_eval_anchors.anchor_text is null

@@ -1,4 +1,5 @@
--- Every unioned pair's fate, one row per pair; the first rule that applies sets `split_status`:
+-- Every unioned pair with its fate, one row per pair (the pair's columns carried, so no reader joins
+-- back to int_pairs_unioned); the first rule that applies sets `split_status`:
 --   eval                          both chunks in eval-split companies: a held-out evaluation pair
 --   excluded_eval_self_span       an eval pair whose anchor is a span of the positive chunk itself
 --                                 (filing_headings): the eval corpus holds whole chunks, so the query
@@ -45,8 +46,13 @@ select
     pair_id,
     strategy,
     anchor_chunk_id,
+    anchor_doc_id,
+    anchor_text,
     positive_chunk_id,
+    positive_doc_id,
+    positive_text,
     ticker,
+    fiscal_period,
     knowledge_ts,
     strategy_weight,
     weight_fraction,

@@ -39,7 +39,7 @@ from pyiceberg.table import Table, Transaction
 from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
 from vectorfin.iceberg import (
     RAW_NAMESPACE,
     RAW_TABLE_SCHEMAS,
@@ -99,7 +99,7 @@ def load_corpus(paths: Sequence[Path], token_budget: int = 256, progress: bool =
     """Load every corpus under `paths` into the raw tables (see the module doc); LoadError on bad input."""
     content_limit(token_budget)
     corpus = read_corpora(Path(path) for path in paths)
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     with _storage_failures(settings):
         catalog = get_catalog(settings)
         _check_existing_schemas(catalog)  # before the long chunking
@@ -115,7 +115,7 @@ def load_corpus(paths: Sequence[Path], token_budget: int = 256, progress: bool =
 
 
 @contextmanager
-def _storage_failures(settings: Settings) -> Iterator[None]:
+def _storage_failures(settings: StateLocations) -> Iterator[None]:
     """A full disk or a read-only warehouse or catalog as a LoadError naming the path."""
     try:
         yield

@@ -1,6 +1,6 @@
 """The encoders `chunk_embeddings` can run (var `embedding_backend`) and where their model files live.
 
-Plain data, free of torch and ONNX Runtime, so the settings check (`vectorfin.project_settings`, run by
+Plain data, free of torch and ONNX Runtime, so the settings check (`vectorfin.config.validation`, run by
 every dbt command) can import it cheaply; `vectorfin.ml.encoders` does the work.
 """
 

@@ -23,11 +23,11 @@ from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import FloatType, ListType, NestedField, StringType, TimestamptzType
 from sentence_transformers import SentenceTransformer
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import project_var
 from vectorfin.iceberg import append_new_rows, ensure_table, get_catalog
 from vectorfin.ml.encoders import backend_of, encode_by_length
 from vectorfin.ml.progress import ProgressLog
-from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def chunks_to_embed(
     return all_chunks_df[~keys.isin(set(already_embedded_keys))]
 
 
-def embedded_keys(model_run_id: str, settings: Settings | None = None) -> set[str]:
+def embedded_keys(model_run_id: str, settings: StateLocations | None = None) -> set[str]:
     """Keys already stored for one run (empty when the table does not exist yet)."""
     catalog = get_catalog(settings)
     identifier = f"{EMBEDDINGS_NAMESPACE}.{CHUNK_EMBEDDINGS}"
@@ -102,8 +102,8 @@ def embedded_keys(model_run_id: str, settings: Settings | None = None) -> set[st
     return set(scan.to_arrow().column(KEY_COLUMN).to_pylist())
 
 
-def ensure_embeddings_table(settings: Settings | None = None) -> Table:
-    settings = settings or Settings.from_env()
+def ensure_embeddings_table(settings: StateLocations | None = None) -> Table:
+    settings = settings or StateLocations.from_env()
     return ensure_table(
         get_catalog(settings),
         EMBEDDINGS_NAMESPACE,
@@ -114,7 +114,7 @@ def ensure_embeddings_table(settings: Settings | None = None) -> Table:
     )
 
 
-def write_embeddings_to_iceberg(rows: pd.DataFrame, settings: Settings | None = None) -> int:
+def write_embeddings_to_iceberg(rows: pd.DataFrame, settings: StateLocations | None = None) -> int:
     """Append the rows (as from `embed_chunks`) not stored yet, in one commit; return how many."""
     table = ensure_embeddings_table(settings)
     written = append_new_rows(table, _as_arrow(rows), key=KEY_COLUMN)
@@ -128,7 +128,7 @@ def embed_missing_chunks(
     model: SentenceTransformer,
     chunks_df: pd.DataFrame,
     model_run_id: str,
-    settings: Settings | None = None,
+    settings: StateLocations | None = None,
     batch_size: int = 64,
     commit_every: int = DEFAULT_COMMIT_EVERY,
 ) -> int:

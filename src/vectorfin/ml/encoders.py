@@ -14,8 +14,8 @@ pooling, normalisation and `encode` remain sentence-transformers' own, so every 
 The int8 model quantises every matrix product's weights to int8 in blocks of 32 values, and at run
 time its activations the same way (ONNX Runtime's `MatMulNBits`, int8 compute): dynamic quantisation,
 no calibration data. The per-tensor dynamic quantisation that sentence-transformers'
-`export_dynamic_quantized_onnx_model` applies (`quantize_dynamic`) was faster but moved NDCG@10 by up to
-0.010 on the evaluation sets; block-wise int8 stays within 0.005 (docs/benchmarks.md).
+`export_dynamic_quantized_onnx_model` applies (`quantize_dynamic`) was faster but moved NDCG@10 more
+on the evaluation sets than block-wise int8 does (docs/benchmarks.md#embedding-throughput).
 
 Exports are cached in the model's artifact folder (see `backends.ONNX_FILES`), written to a temporary
 file and renamed, so a killed build never leaves half a file and a rerun exports nothing. A cached file

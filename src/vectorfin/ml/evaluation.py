@@ -23,8 +23,8 @@ from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from vectorfin.bm25 import BM25Index
+from vectorfin.config.training import TrainingConfig
 from vectorfin.fusion import RRF_K, rrf_score
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, EVAL_PARTS, TUNE_PART
 from vectorfin.ml.progress import ProgressLog
 

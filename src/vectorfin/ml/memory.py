@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config.training import TrainingConfig
 
 GIB = 1024**3
 # Measured (benchmarks/training_memory.py, docs/benchmarks.md), MiniLM-L6 (6 layers x 384), fp32, CPU.

@@ -18,11 +18,12 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 from sentence_transformers import SentenceTransformer
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import project_var
+from vectorfin.config.training import TrainingConfig
 from vectorfin.duck import sql_string
 from vectorfin.files import write_atomically
 from vectorfin.ml.backends import ONNX_FOLDER
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.embedding import (
     CHUNK_EMBEDDINGS,
     DEFAULT_COMMIT_EVERY,
@@ -39,7 +40,6 @@ from vectorfin.ml.evaluation import (
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL, comparison_label
 from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
-from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def train(
 ) -> pd.DataFrame:
     """Train on at most `config.max_pairs` examples (a stable sample), or reuse the artifact of
     identical pairs and config; one `training_runs` row, recording the raw Iceberg snapshots the
-    build read (`raw_snapshots_read`: source_table, snapshot_id) so the run can be reproduced."""
+    build read (`stg_raw__snapshots_read`: source_table, snapshot_id) so the run can be reproduced."""
     if pairs.empty:
         raise ValueError("training_pairs is empty: there is nothing to train on")
     pairs = sample_pairs(pairs, config.max_pairs, config.max_pairs_keeps_strategies)
@@ -319,7 +319,7 @@ def _frames_hash(*frames: pd.DataFrame) -> str:
 def embed(
     run: pd.Series,
     chunks: pd.DataFrame,
-    settings: Settings,
+    settings: StateLocations,
     backend: str = DEFAULT_EMBEDDING_BACKEND,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     batch_size: int = 64,
@@ -339,7 +339,7 @@ def embed(
     return model.get_embedding_dimension()
 
 
-def embeddings_table_sql(settings: Settings, dimension: int, run_id: str) -> str:
+def embeddings_table_sql(settings: StateLocations, dimension: int, run_id: str) -> str:
     """One run's vectors in the Iceberg embeddings table as DuckDB reads them, typed `FLOAT[dimension]`."""
     location = settings.table_location(EMBEDDINGS_NAMESPACE, CHUNK_EMBEDDINGS)
     return (

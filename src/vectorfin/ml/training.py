@@ -36,7 +36,7 @@ from torch import nn
 from transformers import EarlyStoppingCallback, set_seed
 from transformers.trainer_callback import PrinterCallback
 
-from vectorfin.ml.config import TrainingConfig, content_hash
+from vectorfin.config.training import TrainingConfig, content_hash
 from vectorfin.ml.device import DeviceChoice, choose_device
 from vectorfin.ml.memory import check_training_fits
 from vectorfin.ml.progress import TrainingProgressLog

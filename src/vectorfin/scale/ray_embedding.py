@@ -40,10 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pa_dataset
 
-from vectorfin.config import Settings
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import project_var
 from vectorfin.ml.backends import EMBEDDING_BACKENDS, ONNX_FOLDER, TORCH
 from vectorfin.ml.embedding import chunks_to_embed, embedded_keys, write_embeddings_to_iceberg
-from vectorfin.project import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RunToEmbed:
     model_path: str
 
 
-def published_run(settings: Settings) -> RunToEmbed:
+def published_run(settings: StateLocations) -> RunToEmbed:
     """The run `chunk_embeddings` would publish, read from the DuckDB file dbt built; an error saying why
     when it would publish none (regression_check failed or did not judge the current run)."""
     from vectorfin.ml.runs import current_run, publication  # the ML stack: only when the run is looked up
@@ -111,7 +111,7 @@ def published_run(settings: Settings) -> RunToEmbed:
     return RunToEmbed(str(run["run_id"]), str(run["artifact_path"]))
 
 
-def curated_chunks(settings: Settings, chunks_path: Path | None = None) -> pa.Table:
+def curated_chunks(settings: StateLocations, chunks_path: Path | None = None) -> pa.Table:
     """chunk_id and chunk_text of every curated chunk: from a parquet export (a file or a folder of
     files) when given, else from the DuckDB file's `int_chunks_curated`. Ordered by chunk_id."""
     if chunks_path is not None:
@@ -124,7 +124,7 @@ def curated_chunks(settings: Settings, chunks_path: Path | None = None) -> pa.Ta
 
 
 @contextmanager
-def _read_only(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+def _read_only(settings: StateLocations) -> Iterator[duckdb.DuckDBPyConnection]:
     """The DuckDB file dbt built, read-only; a JobError naming it when it is missing or unreadable (a
     `dbt build` holding it open, say)."""
     if not settings.duckdb_path.is_file():
@@ -205,7 +205,7 @@ def embed_with_ray(
     chunks: pa.Table,
     model_path: str,
     run_id: str,
-    settings: Settings,
+    settings: StateLocations,
     workers: int = DEFAULT_WORKERS,
     gpus_per_worker: float = 0.0,
     cpus_per_worker: float = 1.0,
@@ -276,7 +276,7 @@ def embed_with_ray(
 
 
 def run_job(
-    settings: Settings,
+    settings: StateLocations,
     address: str | None = None,
     chunks_path: Path | None = None,
     run: RunToEmbed | None = None,

@@ -29,8 +29,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from vectorfin.config import Settings
-from vectorfin.project import project_var
+from vectorfin.config.locations import StateLocations
+from vectorfin.config.project_vars import project_var
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def save_checkpoints_from_process_zero_only() -> None:
 
 
 def read_inputs(
-    settings: Settings, pairs_path: Path | None, early_stopping: bool, eval_set: str
+    settings: StateLocations, pairs_path: Path | None, early_stopping: bool, eval_set: str
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The training pairs and, for early stopping, the eval set's (query, relevant document) pairs.
     Several processes may open the DuckDB file read-only at once."""
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
-    from vectorfin.ml.config import TrainingConfig
+    from vectorfin.config.training import TrainingConfig
     from vectorfin.ml.runs import train
 
     rank, world_size, local_rank = process_rank()
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         save_checkpoints_from_process_zero_only()
     config = TrainingConfig.from_mapping(json.loads(args.training))
-    settings = Settings.from_env()
+    settings = StateLocations.from_env()
     pairs, eval_pairs = read_inputs(
         settings, args.pairs, config.early_stopping_patience is not None, args.eval_set
     )

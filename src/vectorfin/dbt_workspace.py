@@ -1,6 +1,6 @@
 """Run the real dbt project in a subprocess against a throwaway warehouse (for tests and benchmarks).
 
-    from dbt_project_runner import DbtWorkspace, run_dbt
+    from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
 
     workspace = DbtWorkspace.create(tmp_path)          # its own warehouse, DuckDB file, target/ and logs/
     workspace.load_corpus(DEMO_CORPUS)                 # python -m vectorfin init + load (real pyiceberg)
@@ -11,8 +11,8 @@
 
 Every run gets its own `--target-path` and `--log-path` (DBT_TARGET_PATH / DBT_LOG_PATH), so runs in
 parallel, or beside someone's interactive `dbt build`, never overwrite each other's compiled SQL.
-The pytest fixture `demo_dbt_build` (module scope) loads the demo corpus and builds once; tests that
-need to change the warehouse call `demo_dbt_build.workspace.copy_to(tmp_path)` and work on the copy.
+The tests build the demo once per session (tests/python/conftest.py: `sql_demo`, the SQL pipeline;
+`trained_demo`, with training); a test that changes the DuckDB file works on `.workspace.copy_to(tmp_path)`.
 """
 
 from __future__ import annotations
@@ -28,19 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from vectorfin.config import PROJECT_ROOT, project_environment
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.locations import project_environment
 from vectorfin.search_index import search_index_path
 
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
 # The ML models train and embed with the real model: not what a data-pipeline test should wait for.
 ML_MODELS_EXCLUDE = ("--exclude", "training_runs+")
-# The training settings of the trained demo build (conftest.py, `trained_demo`): seconds on a CPU.
-DEMO_TRAINING = {"max_seq_length": 64, "batch_size": 8, "seed": 7}
-# The demo's held-out set is a handful of queries, under the default regression_min_queries: judge it anyway,
-# so that the regression check is exercised.
-JUDGE_SMALL_SETS = {"regression_min_queries": 1}
 
 
 def dbt_executable() -> list[str]:
@@ -147,14 +141,19 @@ class DbtWorkspace:
         return cls(root, project_environment(env))
 
     @classmethod
-    def demo(cls, root: Path) -> DbtWorkspace:
-        """A workspace with the demo corpus loaded and no external evaluation files, as on a fresh
-        clone: the evaluation sets are the demo's own, whatever lies in ../shared/data."""
+    def without_external_files(cls, root: Path) -> DbtWorkspace:
+        """An empty workspace without external evaluation files, as on a fresh clone: the evaluation
+        sets are the corpus's own, whatever lies in ../shared/data (and the builds are quicker)."""
         no_evals = root / "no_external_evals"
         no_evals.mkdir(parents=True, exist_ok=True)
-        workspace = cls.create(
+        return cls.create(
             root, extra_env={"VECTORFIN_EVALS_DIR": str(no_evals), "VECTORFIN_GENERAL_DIR": str(no_evals)}
         )
+
+    @classmethod
+    def demo(cls, root: Path) -> DbtWorkspace:
+        """A workspace without external files (`without_external_files`) with the demo corpus loaded."""
+        workspace = cls.without_external_files(root)
         workspace.load_corpus(DEMO_CORPUS)
         return workspace
 
@@ -264,37 +263,3 @@ def run_dbt(
     results_file = run_dir / "target" / "run_results.json"
     run_results = json.loads(results_file.read_text()) if results_file.exists() else None
     return DbtResult(args, completed.returncode, completed.stdout, completed.stderr, seconds, run_results)
-
-
-@dataclass
-class TrainedDemo:
-    """The demo built once with training, evaluation, embeddings and search. `workspace` is for tests
-    that build on it in place (test_dbt_python_models); `pristine` is a copy of its DuckDB files taken
-    right after the build (sharing its Iceberg warehouse and artifacts, which nothing removes), for
-    tests that must see it as built, whatever ran before them."""
-
-    workspace: DbtWorkspace
-    first: DbtResult
-    pristine: DbtWorkspace
-
-
-@dataclass
-class DemoBuild:
-    workspace: DbtWorkspace
-    result: DbtResult
-
-
-def build_demo(
-    root: Path, vars: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ML_MODELS_EXCLUDE
-) -> DemoBuild:
-    """Load the demo corpus into a fresh workspace under `root` and `dbt build` it."""
-    workspace = DbtWorkspace.create(root)
-    workspace.load_corpus(DEMO_CORPUS)
-    result = run_dbt(["build", *extra_args], workspace.env, vars=vars)
-    return DemoBuild(workspace, result)
-
-
-@pytest.fixture(scope="module")
-def demo_dbt_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
-    """The demo corpus loaded and built once per test module (ML models excluded)."""
-    return build_demo(tmp_path_factory.mktemp("demo_dbt"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vectorfin.ml.config import TrainingConfig
+from vectorfin.config.training import TrainingConfig
 
 
 def linked_base_model(folder: Path) -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from vectorfin.project import project_var
+from vectorfin.config.project_vars import project_var
 
 DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # LoRA adapters train at 1e-4..1e-3, full fine-tuning at 1e-5..1e-4; outside this range a run
@@ -76,7 +76,7 @@ class TrainingConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainingConfig:
         """Build from a dbt `var()`/`config()` dict; keys left out keep the project defaults.
 
-        Numbers must be YAML/JSON numbers, not text, as for every var (`vectorfin.project_settings`):
+        Numbers must be YAML/JSON numbers, not text, as for every var (`vectorfin.config.validation`):
         `epochs: "3"` is refused, and so is `5e-5`, which YAML reads as text (`5.0e-5` is a number).
         Unknown keys are rejected (a misspelt knob would otherwise be silently ignored), in one message
         with every problem of the known ones.

@@ -5,8 +5,8 @@ The `on-run-start` hook (macros/settings/validate_settings.sql) renders
 registers that DuckDB function, which calls `validate_settings` here. A bad setting therefore stops the
 invocation before its first node, with one message naming every problem, instead of failing deep in a
 build after some tables were already replaced. The defaults live in dbt_project.yml only; settings with a
-structure of their own are checked by their class: `training` by `vectorfin.ml.config.TrainingConfig`,
-`quality_gate` by `vectorfin.quality.GateThresholds`.
+structure of their own are checked by their class: `training` by
+`vectorfin.config.training.TrainingConfig`, `quality_gate` by `vectorfin.quality.GateThresholds`.
 
 Numbers must be YAML/JSON numbers (not text): many are pasted into SQL, so a validated number is also
 what keeps SQL out of them.
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from vectorfin.catalog_reads import pin_problems
-from vectorfin.dbt_settings import is_number
+from vectorfin.config.project_vars import is_number
+from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.backends import EMBEDDING_BACKENDS
-from vectorfin.ml.config import TrainingConfig
 from vectorfin.ml.device import DEVICES
 from vectorfin.ml.labels import RESERVED_MODEL_LABELS, comparison_label
 from vectorfin.quality import gate_thresholds
@@ -194,6 +194,23 @@ def comparison_models(value: Any) -> list[str]:
     return problems
 
 
+def negative_rules(value: Any) -> list[str]:
+    """The hard-negative rules in priority order: a non-empty list of distinct names, each the model
+    int_negatives__<name> (a missing model dbt itself refuses) and a SQL literal; 'none_found' marks a
+    pair without a negative."""
+    if not isinstance(value, list) or not value:
+        return [f"must be a non-empty list of rule names in priority order, got {value!r}"]
+    problems, seen = [], set()
+    for name in value:
+        if not isinstance(name, str) or not PAIR_STRATEGY_NAME.fullmatch(name) or name == "none_found":
+            problems.append(f"{name!r} is not a rule name (lower-case letters, digits and _; not none_found)")
+        elif name in seen:
+            problems.append(f"{name!r} is listed twice")
+        else:
+            seen.add(name)
+    return problems
+
+
 def mapping(check_values: Callable[[Mapping[str, Any]], Any]) -> Check:
     """A mapping that `check_values` accepts (it raises ValueError naming what is wrong)."""
 
@@ -246,6 +263,7 @@ SETTINGS: dict[str, Check] = {
     "cross_source_min_shared_figures": integer(1),
     "cross_source_min_figure_score": number(0, None),
     "filing_question_min_table_rows": integer(1),
+    "negative_rules": negative_rules,
     "negatives_per_pair": integer(1),
     "hard_negative_round": one_of(1, 2),
     "hard_negative_embeddings_run": lambda value: (

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from vectorfin.config import PROJECT_ROOT
+from vectorfin.config.project_vars import docs_assets_folder
+
 ENV_FILE = PROJECT_ROOT / "env.sh"
 
 # The two kinds of setting line env.sh holds (its header asks to keep them in these forms).
@@ -35,7 +37,7 @@ def _env_file_settings() -> tuple[dict[str, str], dict[str, str]]:
         elif match := _FIXED_LINE.fullmatch(line.strip()):
             fixed[match[1]] = match[2]
     if not default_paths or not fixed:
-        raise RuntimeError(f"{ENV_FILE} declares no settings in the forms vectorfin.config reads")
+        raise RuntimeError(f"{ENV_FILE} declares no settings in the forms vectorfin.config.locations reads")
     return default_paths, fixed
 
 
@@ -55,18 +57,18 @@ def _path_from_env(environment: Mapping[str, str], name: str) -> Path:
     return Path(environment[name]).expanduser().resolve()
 
 
-class SettingsError(ValueError):
-    """A setting the project cannot work with; the message names it and what to do."""
+class LocationError(ValueError):
+    """A location setting the project cannot work with; the message names it and what to do."""
 
 
 def check_duckdb_path(path: str | Path) -> None:
     """Refuse a DuckDB file whose name has an apostrophe: DuckDB names the database after the file, and
     dbt-duckdb puts that name in its catalog queries unescaped, so dbt stops with a parser error.
-    Called by `Settings.from_env` and, before dbt opens the file, by the dbt plugin."""
+    Called by `StateLocations.from_env` and, before dbt opens the file, by the dbt plugin."""
     path = Path(path)
     if "'" in path.name:
         renamed = path.with_name(path.name.replace("'", ""))
-        raise SettingsError(
+        raise LocationError(
             f"VECTORFIN_DUCKDB_PATH {path}: the file name has an apostrophe, which dbt-duckdb's catalog "
             f"queries cannot quote (the database takes the file's name); use a name without one, such as "
             f"{renamed}"
@@ -74,8 +76,9 @@ def check_duckdb_path(path: str | Path) -> None:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Resolved locations of the local warehouse, catalog, DuckDB database and artifacts."""
+class StateLocations:
+    """Where the project keeps its local state: the resolved locations of the local warehouse, catalog,
+    DuckDB database and artifacts, as the environment (or env.sh's defaults) sets them."""
 
     warehouse: str
     catalog_name: str
@@ -84,7 +87,7 @@ class Settings:
     artifacts_dir: Path
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls) -> StateLocations:
         environment = project_environment()
         warehouse = environment["VECTORFIN_WAREHOUSE"]
         local_warehouse = "://" not in warehouse
@@ -106,8 +109,6 @@ class Settings:
         """Where the run report copies its charts for the lineage docs: $VECTORFIN_DOCS_ASSETS, else the
         folder `asset-paths` names in dbt_project.yml, which `dbt docs generate` copies into target/.
         Resolved when asked, so only the report depends on that setting. Tests point it elsewhere."""
-        from vectorfin.project import docs_assets_folder  # here, not at the top: project imports this module
-
         value = os.environ.get("VECTORFIN_DOCS_ASSETS")
         return Path(value).expanduser().resolve() if value else docs_assets_folder()
 
