@@ -1,16 +1,20 @@
 {% macro pair_strategy_setting(strategy_name, key) -%}
-    {#- One setting (enabled / weight) of a pair strategy. Precedence: var('pair_strategy_overrides')
-        (empty in dbt_project.yml; meant for `dbt build --vars`, merged per strategy and key), then
-        var('pair_strategies') (the registry in dbt_project.yml), then the default (enabled: true,
-        weight: 1.0). Overriding `pair_strategies` itself on the command line would replace the whole
-        registry, so the union macro would find unregistered strategy models and stop the build.
-        The values are checked before the run starts (src/vectorfin/config/validation.py: enabled a
-        boolean, weight in (0, 1], overrides only for registered strategies); the same precedence is
-        vectorfin.config.validation.enabled_pair_strategies in Python. -#}
-    {%- set defaults = {'enabled': true, 'weight': 1.0} -%}
-    {%- set registered = (var('pair_strategies', {}) or {}).get(strategy_name, {}) or {} -%}
-    {%- set overridden = (var('pair_strategy_overrides', {}) or {}).get(strategy_name, {}) or {} -%}
-    {{ return(overridden.get(key, registered.get(key, defaults[key]))) }}
+    {#- One setting (enabled / weight) of a pair strategy, by the rule written once in Python
+        (vectorfin.config.validation.pair_strategy_setting: var pair_strategy_overrides, meant for
+        `dbt build --vars`, then the registry var pair_strategies, then the default), which the quality
+        gate and the settings check apply too. Overriding `pair_strategies` itself on the command line
+        would replace the whole registry, so the union macro would find unregistered strategy models and
+        stop the build. While dbt parses nothing is read (none): the SQL is not run then. -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set setting = run_query(
+        "select vectorfin_pair_strategy_setting("
+        ~ sql_string(tojson(var('pair_strategies', {}) or {})) ~ ", "
+        ~ sql_string(tojson(var('pair_strategy_overrides', {}) or {})) ~ ", "
+        ~ sql_string(strategy_name) ~ ", " ~ sql_string(key) ~ ")"
+    ).rows[0][0] -%}
+    {{ return(fromjson(setting)) }}
 {%- endmacro %}
 
 

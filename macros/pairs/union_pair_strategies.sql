@@ -10,7 +10,8 @@
 
 
 {% macro union_pair_strategies() -%}
-    {#- `select ... union all select ...` over every enabled strategy model (int_pairs__<name>).
+    {#- `select ... union all select ...` over every enabled strategy model (int_pairs__<name>;
+        pair_strategy_setting says which are).
         The registry is var('pair_strategies') in dbt_project.yml: dbt needs each ref() at parse time,
         and a dbt project cannot list a folder, so the var names the strategies. At run time the
         macro checks the other direction too: a model in models/intermediate/pair_strategies/ that
@@ -29,11 +30,9 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- set enabled = [] -%}
-    {%- for name in names if pair_strategy_setting(name, 'enabled') -%}
-        {%- do enabled.append(name) -%}
-    {%- endfor -%}
-    {%- for name in enabled %}
+    {#- while dbt parses, every registered strategy (the lineage); when it runs, the enabled ones only, so a
+        disabled strategy's table from an earlier build is never read -#}
+    {%- for name in names if not execute or pair_strategy_setting(name, 'enabled') %}
     select * from {{ ref(pair_strategy_model(name)) }}
     {%- if not loop.last %}
     union all

@@ -164,13 +164,8 @@
         from {{ metrics }}
         where model = 'tuned+bm25' and eval_set = {{ sql_string(var('main_eval_set')) }}
             and model_run_id = {{ sql_string(run_id ~ '+bm25') }})
-    {%- elif execute and (dense_weight is not number or dense_weight is boolean or dense_weight < 0
-        or dense_weight > 1) -%}
-        {#- checked when a search compiles to run; while dbt parses, the settings check lists it with the rest -#}
-        {{ exceptions.raise_compiler_error(
-            "var hybrid_dense_weight must be a number in [0, 1] or null, got " ~ (dense_weight | string)
-        ) }}
     {%- else -%}
+        {#- a number in [0, 1]: semantic_search runs the settings check first -#}
         {{ dense_weight | float }}
     {%- endif -%}
 {% endmacro %}
@@ -202,12 +197,13 @@
             "semantic_search: mode must be one of " ~ (search_modes() | join(', ')) ~ ", got " ~ (mode | string)
         ) }}
     {%- endif -%}
-    {#- the search vars are checked when a search compiles to run; while dbt parses (an analysis calls this),
-        a bad one is left to the settings check, which lists it with every other problem -#}
-    {%- set fusion_depth = (sql_positive_integer(var('search_fusion_depth'), 'var search_fusion_depth')
-        if execute else 1) | int -%}
-    {%- set exact_max = (sql_positive_integer(var('search_exact_max_chunks'), 'var search_exact_max_chunks')
-        if execute else 1) | int -%}
+    {#- every var checked first by the settings check the on-run-start hook runs (a search runs no hooks),
+        when the search compiles to run; while dbt parses (an analysis calls this) nothing is read yet -#}
+    {%- if execute -%}
+        {%- do run_query(validate_settings()) -%}
+    {%- endif -%}
+    {%- set fusion_depth = var('search_fusion_depth') | int -%}
+    {%- set exact_max = var('search_exact_max_chunks') | int -%}
     {%- set filters = search_filters(ticker, period, as_of) -%}
     {%- set target = search_target(filters) -%}
     {%- set dense_weight = hybrid_dense_weight_sql(target.run.run_id) -%}

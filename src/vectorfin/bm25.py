@@ -1,5 +1,6 @@
-"""BM25 keyword scoring, one implementation for evaluation and search: "BM25 over these texts,
-score these queries".
+"""BM25 keyword scoring for the evaluation: "BM25 over these texts, score these queries". Served keyword
+search is DuckDB's full-text index (`vectorfin.keyword_index`, other term rules);
+benchmarks/keyword_search_parity.py measures how far apart the two rank.
 
 Scoring is `bm25s` (sparse matrices, numpy backend, nothing downloaded), Lucene's variant of Okapi
 BM25: idf = log(1 + (N - n + 0.5) / (n + 0.5)), never negative, times tf / (tf + k1 (1 - b + b |d| /

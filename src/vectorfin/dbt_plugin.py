@@ -3,8 +3,9 @@ and the functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_
 macro), those that name, check and publish the HNSW index file (`vectorfin.search_index`), the full-text
 index's statement (`vectorfin.keyword_index`),
 `vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
-and the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
-`vectorfin_validate_settings(json, json)`). The package's log lines (training progress, say) go to
+the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
+`vectorfin_validate_settings(json, json)`) and the pair strategies' settings rule
+(`vectorfin_pair_strategy_setting`). The package's log lines (training progress, say) go to
 dbt's log.
 
 dbt-duckdb's own `extensions:` setting would fetch extensions from DuckDB's server, which this
@@ -20,7 +21,12 @@ from duckdb import DuckDBPyConnection
 
 from vectorfin.catalog_reads import register_read_function
 from vectorfin.config.locations import LocationError, check_duckdb_path
-from vectorfin.config.validation import setting_names, validate_settings_json
+from vectorfin.config.validation import (
+    PAIR_STRATEGY_SETTING_FUNCTION,
+    pair_strategy_setting_json,
+    setting_names,
+    validate_settings_json,
+)
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.keyword_index import register_keyword_index_function
@@ -51,4 +57,7 @@ class Plugin(BasePlugin):
         conn.create_function(SETTING_NAMES_FUNCTION, setting_names, [], "VARCHAR[]")
         conn.create_function(
             VALIDATE_SETTINGS_FUNCTION, validate_settings_json, ["VARCHAR", "VARCHAR"], "VARCHAR"
+        )
+        conn.create_function(
+            PAIR_STRATEGY_SETTING_FUNCTION, pair_strategy_setting_json, ["VARCHAR"] * 4, "VARCHAR"
         )

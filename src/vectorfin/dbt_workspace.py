@@ -17,6 +17,7 @@ The tests build the demo once per session (tests/python/conftest.py: `sql_demo`,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from vectorfin.search_index import search_index_path
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
 # The ML models train and embed with the real model: not what a data-pipeline test should wait for.
 ML_MODELS_EXCLUDE = ("--exclude", "training_runs+")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's parse state in its target folder
 
 
 def dbt_executable() -> list[str]:
@@ -240,15 +242,21 @@ def run_dbt(
     """`dbt <args>` in a subprocess with `env`; `vars` become `--vars <json>`.
 
     Compiled SQL and logs go to a fresh folder (`run_dir`, default a new folder beside the DuckDB
-    file), so concurrent runs never share dbt's target/ folder.
+    file), so concurrent runs never share dbt's target/ folder. Each starts from the partial-parse state
+    the last run of the same project on the same DuckDB file left: dbt reparses only what changed (and
+    everything when the vars, profile or environment differ), a few seconds less per run.
     """
     args = list(args)
     if vars:
         args += ["--vars", json.dumps(dict(vars))]
+    runs = Path(env.get("VECTORFIN_DUCKDB_PATH", project_dir / "vectorfin.duckdb")).parent / "dbt_runs"
     if run_dir is None:
-        base = Path(env.get("VECTORFIN_DUCKDB_PATH", project_dir / "vectorfin.duckdb")).parent / "dbt_runs"
-        base.mkdir(parents=True, exist_ok=True)
-        run_dir = base / f"run-{time.time_ns()}"
+        run_dir = runs / f"run-{time.time_ns()}"
+    project_key = hashlib.md5(str(project_dir.resolve()).encode()).hexdigest()[:12]
+    parse_state = runs / f"partial_parse-{project_key}.msgpack"
+    (run_dir / "target").mkdir(parents=True, exist_ok=True)
+    if parse_state.exists():
+        shutil.copyfile(parse_state, run_dir / "target" / PARTIAL_PARSE_FILE)
     run_env = dict(env, DBT_TARGET_PATH=str(run_dir / "target"), DBT_LOG_PATH=str(run_dir / "logs"))
     started = time.perf_counter()
     completed = subprocess.run(
@@ -260,6 +268,10 @@ def run_dbt(
         timeout=timeout,
     )
     seconds = time.perf_counter() - started
+    if (run_dir / "target" / PARTIAL_PARSE_FILE).exists():
+        staged = parse_state.with_name(f"{parse_state.name}.{os.getpid()}.{time.time_ns()}")
+        shutil.copyfile(run_dir / "target" / PARTIAL_PARSE_FILE, staged)
+        os.replace(staged, parse_state)  # whole or not at all, for a run beside this one
     results_file = run_dir / "target" / "run_results.json"
     run_results = json.loads(results_file.read_text()) if results_file.exists() else None
     return DbtResult(args, completed.returncode, completed.stdout, completed.stderr, seconds, run_results)

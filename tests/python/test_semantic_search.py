@@ -357,6 +357,36 @@ def test_bad_arguments_are_clear_errors(search_build: SearchBuild, arguments: di
     assert table_names(search_build.workspace) == tables
 
 
+@pytest.mark.parametrize(
+    ("search_vars", "message"),
+    [
+        (
+            {"search_fusion_depth": "5; drop table search_chunks"},
+            "search_fusion_depth: must be a whole number",
+        ),
+        ({"search_exact_max_chunks": 0}, "search_exact_max_chunks: must be at least 1"),
+        ({"hybrid_dense_weight": 1.5}, "hybrid_dense_weight: must be"),
+    ],
+)
+def test_a_search_checks_the_vars_as_a_build_does(
+    search_build: SearchBuild, search_vars: dict, message: str
+) -> None:
+    """A search runs no on-run-start hook: it calls the settings check itself, the one that stops a build."""
+    tables = table_names(search_build.workspace)
+
+    result = search_build.dbt(
+        "run-operation",
+        "print_semantic_search",
+        "--args",
+        json.dumps({"query": "margins", "mode": "hybrid"}),
+        vars=search_vars,
+    )
+
+    assert not result.ok
+    assert message in result.stdout, result.stdout[-2000:]
+    assert table_names(search_build.workspace) == tables
+
+
 # The searches the README and docs/ give, as a reader would type them.
 DOCUMENTED_SEARCHES = sorted(
     {

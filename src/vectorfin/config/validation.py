@@ -226,17 +226,35 @@ def mapping(check_values: Callable[[Mapping[str, Any]], Any]) -> Check:
     return check
 
 
+# A strategy's settings where neither var pair_strategies nor pair_strategy_overrides sets them.
+PAIR_STRATEGY_DEFAULTS = {"enabled": True, "weight": 1.0}
+PAIR_STRATEGY_SETTING_FUNCTION = "vectorfin_pair_strategy_setting"
+
+
+def pair_strategy_setting(
+    pair_strategies: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None, name: str, key: str
+) -> Any:
+    """One setting (enabled, weight) of strategy `name`: var pair_strategy_overrides (meant for
+    `--vars`, merged per strategy and key), then var pair_strategies (the registry), then the default.
+    The one statement of this rule: the SQL reads it through the DuckDB function
+    vectorfin_pair_strategy_setting (macros/pairs/pair_contract.sql), the gate and this check directly."""
+    override = (overrides or {}).get(name) or {}
+    registered = (pair_strategies or {}).get(name) or {}
+    return override.get(key, registered.get(key, PAIR_STRATEGY_DEFAULTS[key]))
+
+
+def pair_strategy_setting_json(pair_strategies_json: str, overrides_json: str, name: str, key: str) -> str:
+    """The DuckDB function `vectorfin_pair_strategy_setting(...)`: the setting as JSON."""
+    setting = pair_strategy_setting(json.loads(pair_strategies_json), json.loads(overrides_json), name, key)
+    return json.dumps(setting)
+
+
 def enabled_pair_strategies(
     pair_strategies: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None
 ) -> list[str]:
-    """The enabled names of var('pair_strategies'), var('pair_strategy_overrides') taking precedence:
-    enabled unless a setting says otherwise (the same rule as the pair_strategy_setting macro)."""
-    enabled = []
-    for name, settings in (pair_strategies or {}).items():
-        override = (overrides or {}).get(name) or {}
-        if override.get("enabled", (settings or {}).get("enabled", True)):
-            enabled.append(name)
-    return enabled
+    """The registered strategies that are enabled, in the registry's order."""
+    registry = pair_strategies or {}
+    return [name for name in registry if pair_strategy_setting(registry, overrides, name, "enabled")]
 
 
 # Every var of dbt_project.yml and its rule (a test keeps the two lists equal).
