@@ -3,52 +3,6 @@
 {% endmacro %}
 
 
-{% macro published_run() %}
-    {#- The run searches serve: the one whose vectors chunk_embeddings holds. chunk_embeddings publishes
-        a run only when its regression check passed, so this is not always the latest training run.
-        A clear error when nothing is published (rather than a search that finds nothing). -#}
-    {#- both refs outside `if execute`, so a model or analysis calling this depends on them at parse time -#}
-    {%- set embeddings_model = ref('chunk_embeddings') -%}
-    {%- set training_runs = ref('training_runs') -%}
-    {%- if not execute -%}
-        {{ return({'run_id': '', 'artifact_path': '', 'chunks': 0}) }}
-    {%- endif -%}
-    {%- if flags.WHICH == 'generate' -%}
-        {#- `dbt docs generate` compiles analyses too: the docs show a search's SQL, which needs no
-            published run (a build without the ML models has none) -#}
-        {{ return({'run_id': '<the published run>', 'artifact_path': '<its artifact folder>', 'chunks': 0}) }}
-    {%- endif -%}
-    {%- set embeddings = load_relation(embeddings_model) -%}
-    {%- if embeddings is none -%}
-        {{ exceptions.raise_compiler_error(
-            "No embeddings to search: " ~ embeddings_model ~ " does not exist. Run `dbt build` first."
-        ) }}
-    {%- endif -%}
-    {%- set runs = run_query(
-        "select embeddings.model_run_id, any_value(runs.artifact_path), count(*) from " ~ embeddings
-        ~ " as embeddings left join " ~ training_runs ~ " as runs on embeddings.model_run_id = runs.run_id"
-        ~ " group by embeddings.model_run_id"
-    ) -%}
-    {%- if runs.rows | length == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "No embeddings to search: " ~ embeddings ~ " is empty, so no run is published yet (a run is "
-            ~ "published when its regression check passes; see regression_check). Run `dbt build`."
-        ) }}
-    {%- elif runs.rows | length > 1 -%}
-        {{ exceptions.raise_compiler_error(
-            embeddings ~ " holds " ~ (runs.rows | length) ~ " runs; it should hold the published run only. "
-            ~ "Rebuild it: `dbt run --select chunk_embeddings`."
-        ) }}
-    {%- elif runs.rows[0][1] is none -%}
-        {{ exceptions.raise_compiler_error(
-            "The published run " ~ runs.rows[0][0] ~ " has no row in " ~ training_runs
-            ~ ", so its model cannot embed the query."
-        ) }}
-    {%- endif -%}
-    {{ return({'run_id': runs.rows[0][0], 'artifact_path': runs.rows[0][1], 'chunks': runs.rows[0][2]}) }}
-{% endmacro %}
-
-
 {% macro search_filters(ticker=none, period=none, as_of=none) %}
     {#- The SQL predicates (on search_chunks' columns) for a search's filters, every value quoted by
         sql_string: `ticker` and `period` a value or a list of values (matched in upper case, as curation
@@ -94,57 +48,37 @@
 
 
 {% macro search_target(filters) %}
-    {#- What a search reads, checked before it runs: search_chunks must hold the published run (all of its
-        chunks) with its full-text index, else a clear error saying how to rebuild; the HNSW index file
-        is attached, or rebuilt first when lost or stale (ensure_hnsw_index_file). Also counts the
-        chunks and those the filters keep, for the dense plan. -#}
-    {%- set run = published_run() -%}
-    {#- the ref outside `if execute`, so a model or analysis calling this depends on search_chunks -#}
+    {#- What a search reads, checked before it runs by vectorfin.search.search_target (the DuckDB function
+        vectorfin_search_target): a published run (chunk_embeddings holds exactly one, with its row in
+        training_runs), which search_chunks serves whole with its full-text index and fixed-size vectors,
+        else one clear error saying how to fix it. Then the HNSW index file is attached, or rebuilt first
+        when lost or stale (ensure_hnsw_index_file). Also counts the chunks and those the filters keep,
+        for the dense plan. -#}
+    {#- the refs outside `if execute`, so a model or analysis calling this depends on them at parse time -#}
+    {%- set embeddings = ref('chunk_embeddings') -%}
+    {%- set training_runs = ref('training_runs') -%}
     {%- set relation = ref('search_chunks') -%}
     {%- set target = search_indexes(relation) -%}
     {%- do target.update({
-        'relation': relation, 'run': run, 'vector_type': 'float[384]', 'chunks': 0, 'kept': 0,
+        'relation': relation, 'vector_type': 'float[384]', 'chunks': 0, 'kept': 0,
+        'run': {'run_id': '<the published run>', 'artifact_path': '<its artifact folder>', 'chunks': 0},
         'vectors': '<the HNSW index file>.vectors',
     }) -%}
+    {#- `dbt docs generate` compiles analyses too: the docs show a search's SQL, which needs no published
+        run (a build without the ML models has none) -#}
     {%- if not execute or flags.WHICH == 'generate' -%}
         {{ return(target) }}
     {%- endif -%}
-    {%- set rebuild = " Rebuild it: `dbt run --select search_chunks`." -%}
-    {%- if load_relation(relation) is none -%}
-        {{ exceptions.raise_compiler_error(
-            "The search index " ~ relation ~ " does not exist (it is built after chunk_embeddings)." ~ rebuild
-        ) }}
-    {%- endif -%}
-    {%- set state = run_query(
-        "select model_run_id, count(*), any_value(typeof(embedding)), count(*) filter (where "
-        ~ (filters | join(' and ') if filters else 'true') ~ "),"
-        ~ " any_value(build_id),"
-        ~ " (select count(*) from duckdb_schemas() where schema_name = " ~ sql_string(target.fts_schema) ~ ")"
-        ~ " from " ~ relation ~ " group by model_run_id"
-    ) -%}
-    {%- if state.rows | length != 1 or state.rows[0][0] != run.run_id or state.rows[0][1] != run.chunks -%}
-        {%- set holds = [] -%}
-        {%- for row in state.rows -%}
-            {%- do holds.append(row[0] ~ ' (' ~ row[1] ~ ' chunks)') -%}
-        {%- endfor -%}
-        {{ exceptions.raise_compiler_error(
-            "The search index " ~ relation ~ " is out of date: it holds " ~ (holds | join(', ') or 'no chunks')
-            ~ ", the published run is " ~ run.run_id ~ " (" ~ run.chunks ~ " chunks)." ~ rebuild
-        ) }}
-    {%- endif -%}
-    {%- set row = state.rows[0] -%}
-    {%- if row[5] == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            relation ~ " lacks its full-text index " ~ target.fts_schema ~ " (its post-hook builds it)." ~ rebuild
-        ) }}
-    {%- endif -%}
-    {%- if not (row[2].startswith('FLOAT[') and row[2].endswith(']') and row[2][6:-1].isdigit()) -%}
-        {{ exceptions.raise_compiler_error(
-            relation ~ ".embedding is " ~ row[2] ~ "; the HNSW index needs a fixed-size FLOAT array."
-        ) }}
-    {%- endif -%}
-    {%- set index = ensure_hnsw_index_file(relation, row[4]) -%}
-    {%- do target.update({'vector_type': row[2], 'chunks': row[1], 'kept': row[3], 'vectors': index.vectors}) -%}
+    {%- set checked = fromjson(run_query(
+        "select vectorfin_search_target(" ~ sql_string(embeddings | string) ~ ", "
+        ~ sql_string(training_runs | string) ~ ", " ~ sql_string(relation | string) ~ ", "
+        ~ sql_string(target.fts_schema) ~ ", " ~ sql_string(filters | join(' and ')) ~ ")"
+    ).rows[0][0]) -%}
+    {%- set index = ensure_hnsw_index_file(relation, checked.build_id) -%}
+    {%- do target.update({
+        'run': checked.run, 'vector_type': checked.vector_type, 'chunks': checked.chunks,
+        'kept': checked.kept, 'vectors': index.vectors,
+    }) -%}
     {{ return(target) }}
 {% endmacro %}
 

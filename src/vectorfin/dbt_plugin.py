@@ -1,8 +1,8 @@
 """dbt-duckdb plugin. Every dbt connection gets DuckDB's iceberg, fts and vss extensions, installed offline,
-and the functions the project's SQL calls: `vectorfin_embed` and `vectorfin_rrf_score` (the `semantic_search`
-macro), those that name, check and publish the HNSW index file (`vectorfin.search_index`), the full-text
-index's statement (`vectorfin.keyword_index`),
-`vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog),
+and the functions the project's SQL calls: `vectorfin_embed`, `vectorfin_rrf_score` and
+`vectorfin_search_target` (the `semantic_search` macro); those that name, check and publish the HNSW
+index file (`vectorfin.search_index`); the full-text index's statement (`vectorfin.keyword_index`);
+`vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog);
 the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
 `vectorfin_validate_settings(json, json)`) and the pair strategies' settings rule
 (`vectorfin_pair_strategy_setting`). The package's log lines (training progress, say) go to
