@@ -15,7 +15,7 @@
         in dbt_project.yml: dbt needs each ref() at parse time, and a dbt project cannot list a folder. At
         run time the macro checks the other direction too: a rule model (int_negatives__<rule>) the var
         does not name fails the build rather than being left out silently. (The var's values - known names, no repeats - are checked before the
-        run starts, by src/vectorfin/project_settings.py.) -#}
+        run starts, by src/vectorfin/config/validation.py.) -#}
     {%- set names = negative_rule_names() -%}
     {%- if execute -%}
         {#- a unit test compiles without the project's graph: nothing to check there -#}
