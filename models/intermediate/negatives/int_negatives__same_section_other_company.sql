@@ -1,7 +1,7 @@
 -- Rule same_section_other_company: the positive's section (q_and_a, item_1a, ...) of another company.
--- Another firm's risk factors or Q&A share the section's vocabulary and shape but not its facts. Each
--- section's chunks are spread over hash buckets of ~8 chunks and a pair draws from its own bucket, so the
--- negatives are spread over the section rather than always the same few chunks.
+-- Another firm's risk factors or Q&A share the section's vocabulary and shape but not its facts. A pair
+-- draws from its own hash bucket of the section's chunks (negative_bucket), so the negatives spread over
+-- the section rather than always being the same few chunks.
 {%- set n_negatives = var('negatives_per_pair') | int %}
 with pair_context as (
 
@@ -20,7 +20,7 @@ section_sizes as (
 
     select
         section,
-        greatest(1, count(*) // 8) as n_buckets
+        {{ negative_bucket_count() }} as n_buckets
     from candidates
     group by section
 
@@ -34,7 +34,7 @@ section_pool as (
         candidates.ticker,
         candidates.section,
         candidates.text_hash,
-        floor({{ stable_fraction('candidates.chunk_id', 'negative_bucket') }} * section_sizes.n_buckets) as bucket
+        {{ negative_bucket('candidates.chunk_id', 'section_sizes.n_buckets') }} as bucket
     from candidates
     inner join section_sizes on candidates.section = section_sizes.section
 
@@ -44,9 +44,7 @@ pair_buckets as (
 
     select
         pair_context.*,
-        floor(
-            {{ stable_fraction('pair_context.pair_id', 'negative_bucket') }} * section_sizes.n_buckets
-        ) as bucket
+        {{ negative_bucket('pair_context.pair_id', 'section_sizes.n_buckets') }} as bucket
     from pair_context
     inner join section_sizes on pair_context.positive_section = section_sizes.section
 

@@ -1,7 +1,7 @@
 -- Rule same_source_other_group: for a pair whose positive is a labelled passage, a trainable passage of
 -- the same labelled source from another group (another report): the same kind of table or paragraph
--- about other figures. Each source's passages are spread over hash buckets of ~8 passages and a pair
--- draws from its own bucket, so the negatives are spread over the source.
+-- about other figures. A pair draws from its own hash bucket of the source's passages (negative_bucket),
+-- so the negatives spread over the source.
 {%- set n_negatives = var('negatives_per_pair') | int %}
 with pair_context as (
 
@@ -19,7 +19,7 @@ labelled_sizes as (
 
     select
         labelled_source,
-        greatest(1, count(*) // 8) as n_buckets
+        {{ negative_bucket_count() }} as n_buckets
     from labelled_candidates
     group by labelled_source
 
@@ -29,9 +29,7 @@ labelled_pool as (
 
     select
         labelled_candidates.*,
-        floor(
-            {{ stable_fraction('labelled_candidates.passage_key', 'negative_bucket') }} * labelled_sizes.n_buckets
-        ) as bucket
+        {{ negative_bucket('labelled_candidates.passage_key', 'labelled_sizes.n_buckets') }} as bucket
     from labelled_candidates
     inner join labelled_sizes on labelled_candidates.labelled_source = labelled_sizes.labelled_source
 
@@ -44,9 +42,7 @@ pair_buckets as (
         pair_context.pair_id,
         pair_context.positive_labelled_source as labelled_source,
         pair_context.positive_group_id as group_id,
-        floor(
-            {{ stable_fraction('pair_context.pair_id', 'negative_bucket') }} * labelled_sizes.n_buckets
-        ) as bucket
+        {{ negative_bucket('pair_context.pair_id', 'labelled_sizes.n_buckets') }} as bucket
     from pair_context
     inner join labelled_sizes on pair_context.positive_labelled_source = labelled_sizes.labelled_source
 

@@ -34,8 +34,9 @@ Check = Callable[[Any], list[str]]
 # held-out contexts and ConvFinQA.
 EVAL_SETS = ("heldout_pairs", "tatqa_dev", "convfinqa_dev")
 PAIR_STRATEGY_KEYS = ("enabled", "weight")
-# A strategy name becomes the model name int_pairs__<name> and a SQL literal.
-PAIR_STRATEGY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+# A strategy's or negative rule's name becomes part of a model name (int_pairs__<name>,
+# int_negatives__<name>) and a SQL literal.
+REGISTERED_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class SettingsError(ValueError):
@@ -138,7 +139,7 @@ def pair_strategy_entries(value: Any) -> list[str]:
     problems = []
     weight = number(0, 1, low_open=True)
     for name, entry in value.items():
-        if not isinstance(name, str) or not PAIR_STRATEGY_NAME.fullmatch(name):
+        if not isinstance(name, str) or not REGISTERED_NAME.fullmatch(name):
             problems.append(f"strategy name {name!r} must be lower-case letters, digits and _")
         if entry is None:
             continue
@@ -202,7 +203,7 @@ def negative_rules(value: Any) -> list[str]:
         return [f"must be a non-empty list of rule names in priority order, got {value!r}"]
     problems, seen = [], set()
     for name in value:
-        if not isinstance(name, str) or not PAIR_STRATEGY_NAME.fullmatch(name) or name == "none_found":
+        if not isinstance(name, str) or not REGISTERED_NAME.fullmatch(name) or name == "none_found":
             problems.append(f"{name!r} is not a rule name (lower-case letters, digits and _; not none_found)")
         elif name in seen:
             problems.append(f"{name!r} is listed twice")
