@@ -44,8 +44,12 @@ load: $(BIN)/.installed
 build: load
 	$(WITH_ENV) $(BIN)/dbt build $(DBT_ARGS)
 
+# pytest-xdist workers for `make test` (tests/python/conftest.py says which tests share a worker); 0 runs
+# the suite in one process.
+TEST_WORKERS ?= 2
+
 test: $(BIN)/.installed
-	$(WITH_ENV) $(BIN)/python -m pytest
+	$(WITH_ENV) $(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests python_models benchmarks

@@ -32,6 +32,7 @@ export HF_DATASETS_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export GX_ANALYTICS_ENABLED=false
+export MLFLOW_DISABLE_TELEMETRY=true
 # bm25s runs a JAX computation on import when JAX is installed, as on many GPU images: on a GPU, JAX then
 # takes 75% of its memory before torch starts (108 GB of an H200's 141, seen in benchmarks/gpu_build.sh).
 # The project's models are torch's; JAX, if present, stays on the CPU.

@@ -40,7 +40,7 @@ def main() -> None:
         ]
     metrics = evaluate(
         run, *marts, hybrid_dense_weight=project_var("hybrid_dense_weight"), comparison_models=args.models
-    )
+    ).metrics
     table = quality_table(metrics)
     print(table.to_string())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -150,7 +150,7 @@ def main() -> None:
             started = time.perf_counter()
             metrics = evaluate_models(
                 models, queries, corpus, qrels, max_seq_length=models[args.backends[0]].max_seq_length
-            )
+            ).metrics
             ndcg = metrics[metrics["metric"] == NDCG].pivot(index="eval_set", columns="model", values="value")
             result["ndcg@10"] = {
                 eval_set: {

@@ -56,7 +56,7 @@ def main() -> None:
     )
     base = SentenceTransformer(config.resolved_base_model(), local_files_only=True)
     base.max_seq_length = args.max_seq_length
-    metrics = [evaluate_models({"base": base, "bm25": None}, queries, corpus, qrels)]
+    metrics = [evaluate_models({"base": base, "bm25": None}, queries, corpus, qrels).metrics]
     runs = []
 
     strategies = args.strategies or sorted(pairs["strategy"].unique())
@@ -67,7 +67,7 @@ def main() -> None:
             result = train_model(chosen, config, Path(scratch, strategy))
             tuned = load_trained_model(result.artifact_path)
             label = f"tuned:{strategy}"
-            metrics.append(evaluate_models({label: tuned}, queries, corpus, qrels))
+            metrics.append(evaluate_models({label: tuned}, queries, corpus, qrels).metrics)
             runs.append(
                 {
                     "strategy": strategy,

@@ -35,7 +35,7 @@ from vectorfin.config import PROJECT_ROOT
 from vectorfin.config.locations import StateLocations
 from vectorfin.config.training import TrainingConfig
 from vectorfin.ml.evaluation import evaluate_models, sts_spearman
-from vectorfin.ml.runs import sample_pairs, tune_sample
+from vectorfin.ml.runs import STS_SPLIT, sample_pairs, tune_sample
 from vectorfin.ml.training import load_trained_model, train_model
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "training_sweep.jsonl"
@@ -59,7 +59,6 @@ GROUPS: dict[str, list[dict[str, Any]]] = {
 }
 # Keys of a variant that choose its pairs rather than a training setting.
 PAIR_CHOICES = ("only_strategy", "without_strategy")
-STS_SPLIT = "test"
 
 
 def load_marts(
@@ -84,7 +83,7 @@ def score(
 ) -> dict[str, float]:
     """NDCG@10 per eval set, documents cut into `window` word pieces (and STS Spearman for a dense model)."""
     _, queries, corpus, qrels, sts = marts
-    metrics = evaluate_models({label: model}, queries, corpus, qrels, max_seq_length=window)
+    metrics = evaluate_models({label: model}, queries, corpus, qrels, max_seq_length=window).metrics
     ndcg = metrics[metrics["metric"] == "ndcg@10"]
     scores = dict(zip(ndcg["eval_set"], ndcg["value"].round(4), strict=True))
     if model is not None and len(sts):

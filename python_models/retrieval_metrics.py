@@ -4,20 +4,17 @@ forgetting guard): one row per (model, set, part, metric)."""
 
 import json
 
-from vectorfin.ml.runs import current_run, evaluate
-
-STS_SPLIT = "test"  # the STS Benchmark split reported by convention; train and dev may feed training
+from vectorfin.ml.runs import evaluate_current_run
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    sts = dbt.ref("stg_external_files__stsb_pairs").df()
-    return evaluate(
-        current_run(dbt.ref("training_runs").df()),
+    return evaluate_current_run(
+        dbt.ref("training_runs").df(),
         dbt.ref("eval_queries").df(),
         dbt.ref("eval_corpus").df(),
         dbt.ref("eval_qrels").df(),
+        dbt.ref("stg_external_files__stsb_pairs").df(),
         hybrid_dense_weight=json.loads(dbt.config.get("hybrid_dense_weight")),
         comparison_models=json.loads(dbt.config.get("comparison_models")),
-        sts_pairs=sts[sts["split"] == STS_SPLIT],
-    )
+    ).metrics

@@ -16,5 +16,6 @@ def model(dbt, session):
         gate=dbt.ref("training_pairs_quality_gate").df(),
         metrics=dbt.ref("retrieval_metrics").df(),
         checks=dbt.ref("regression_check").df(),
+        comparison=dbt.ref("run_comparison").df(),
         docs_assets_dir=StateLocations.from_env().docs_assets_dir,
     )

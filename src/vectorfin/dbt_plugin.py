@@ -2,6 +2,7 @@
 and the functions the project's SQL calls: `vectorfin_embed`, `vectorfin_rrf_score` and
 `vectorfin_search_target` (the `semantic_search` macro); those that name, check and publish the HNSW
 index file (`vectorfin.search_index`); the full-text index's statement (`vectorfin.keyword_index`);
+`vectorfin_paired_interval` (run_comparison's paired bootstrap interval, `vectorfin.ml.intervals`);
 `vectorfin_iceberg_read` (through which the `raw` sources resolve their Iceberg tables in the catalog);
 the settings check the `on-run-start` hook calls (`vectorfin_setting_names()`,
 `vectorfin_validate_settings(json, json)`) and the pair strategies' settings rule
@@ -30,6 +31,7 @@ from vectorfin.config.validation import (
 from vectorfin.dbt_logging import route_package_logs_to_dbt
 from vectorfin.duck import install_extensions, load_extensions
 from vectorfin.keyword_index import register_keyword_index_function
+from vectorfin.ml.intervals import PAIRED_INTERVAL_FUNCTION, paired_interval_sql
 from vectorfin.search import register_search_functions
 from vectorfin.search_index import register_search_index_functions
 
@@ -61,3 +63,4 @@ class Plugin(BasePlugin):
         conn.create_function(
             PAIR_STRATEGY_SETTING_FUNCTION, pair_strategy_setting_json, ["VARCHAR"] * 4, "VARCHAR"
         )
+        conn.create_function(PAIRED_INTERVAL_FUNCTION, paired_interval_sql, ["DOUBLE[]"] * 2, "DOUBLE[]")

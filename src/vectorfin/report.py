@@ -5,8 +5,10 @@ charts also copied to `<docs assets>/run_report/`, where the dbt docs site loads
 Sections, each a chart plus its figures in a table: training pairs per strategy (training_pairs),
 quarantine reasons (rejected_chunks), the data-quality gate (training_pairs_quality_gate), the loss
 curve (training_runs), NDCG@10 per evaluation set of base, tuned, BM25 and the hybrids
-(retrieval_metrics), and the checks that guard publication (regression_check: retrieval and the STS
-Benchmark Spearman). The dbt model `run_report` calls `write_run_report` after evaluation.
+(retrieval_metrics), the checks that guard publication (regression_check: retrieval and the STS
+Benchmark Spearman), and what changed against the reference run (run_comparison: NDCG@10 differences
+with their intervals, pairs per strategy, training settings). The dbt model `run_report` calls
+`write_run_report` after evaluation.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no pyplot state). Every file is written
 atomically, the page last, so a killed build leaves each file whole (old or new).
@@ -78,12 +80,14 @@ def write_run_report(
     gate: pd.DataFrame,
     metrics: pd.DataFrame,
     checks: pd.DataFrame,
+    comparison: pd.DataFrame,
     docs_assets_dir: Path,
 ) -> pd.DataFrame:
     """Write the report of `run` (a training_runs row) and return one row per section.
 
     `pairs`: training_pairs' pair_id and strategy; `rejected`: rejected_chunks' reason; `gate`:
-    training_pairs_quality_gate; `metrics`: retrieval_metrics; `checks`: regression_check. Scores
+    training_pairs_quality_gate; `metrics`: retrieval_metrics; `checks`: regression_check; `comparison`:
+    run_comparison. Scores
     that another run earned are not shown as this run's: the section says whose they are instead.
     """
     written_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -97,6 +101,7 @@ def write_run_report(
             loss_section(run),
             ndcg_section(metrics, run["run_id"]),
             checks_section(checks, run["run_id"]),
+            comparison_section(comparison, run["run_id"]),
         ]
         rows = []
         for section in sections:
@@ -362,6 +367,82 @@ def checks_section(checks: pd.DataFrame, run_id: str) -> Section:
     return Section("regression_checks", title, summary, figure, table)
 
 
+def comparison_section(comparison: pd.DataFrame, run_id: str) -> Section:
+    title = "NDCG@10 against the reference run, locked test part"
+    compared = {str(run) for run in comparison["latest_run_id"].dropna()}
+    if compared != {run_id}:
+        figure, axes = new_figure(f"{title}, run {run_id}", height=2.5)
+        holds = ", ".join(sorted(compared)) or "it is empty"
+        message = f"run_comparison does not compare this run ({holds}): build it after training_runs"
+        no_data(axes, message)
+        return Section("run_comparison", title, message, figure, "")
+    reference = comparison["reference_run_id"].dropna()
+    metric_rows = comparison[comparison["section"] == "metric"]
+    ndcg = metric_rows[(metric_rows["item"] == NDCG) & (metric_rows["eval_part"] == TEST_PART)]
+    figure, axes = new_figure(f"{title}, run {run_id}", height=1.6 + 0.32 * max(2, len(ndcg)))
+    if reference.empty or ndcg["difference"].isna().all():
+        message = (
+            "no reference run: the first run, or none published before it (var comparison_reference_run)"
+        )
+        no_data(axes, message)
+        return Section("run_comparison", title, message, figure, "")
+    labels = [f"{row.eval_set} / {row.model}" for row in ndcg.itertuples()]
+    errors = [
+        (ndcg["difference"] - ndcg["ci_low"]).fillna(0).clip(lower=0),
+        (ndcg["ci_high"] - ndcg["difference"]).fillna(0).clip(lower=0),
+    ]
+    colours = [MODEL_COLOURS.get(model, BAR_COLOUR) for model in ndcg["model"]]
+    axes.barh(range(len(ndcg)), ndcg["difference"].fillna(0), xerr=errors, color=colours, capsize=3)
+    axes.axvline(0, color="#444444", linewidth=0.8)
+    axes.set_yticks(range(len(ndcg)), [_shorten(label, MAX_LABEL_CHARS) for label in labels])
+    axes.invert_yaxis()
+    axes.set_xlabel(f"{NDCG}: latest - reference (95% paired bootstrap interval)")
+    verdicts = ", ".join(f"{label} {verdict}" for label, verdict in zip(labels, ndcg["verdict"], strict=True))
+    summary = f"against run {reference.iloc[0]} on the same test queries: {verdicts}"
+    changed = comparison[(comparison["section"] != "metric") & (comparison["verdict"] == "changed")]
+    details = markdown_table(
+        [
+            "eval set",
+            "model",
+            "part",
+            "queries",
+            "latest",
+            "reference",
+            "difference",
+            "95% interval",
+            "verdict",
+        ],
+        [
+            [
+                row.eval_set,
+                row.model,
+                row.eval_part,
+                _quantity(row.n_queries),
+                _number(row.latest_value),
+                _number(row.reference_value),
+                _number(row.difference),
+                f"[{_number(row.ci_low)}, {_number(row.ci_high)}]",
+                row.verdict,
+            ]
+            for row in metric_rows[metric_rows["item"] == NDCG].itertuples()
+        ],
+    )
+    if not changed.empty:
+        details += "\n\nWhat else changed:\n\n" + markdown_table(
+            ["section", "item", "latest", "reference"],
+            [
+                [
+                    row.section,
+                    row.item,
+                    _text(row.latest_text) or _quantity(row.latest_value),
+                    _text(row.reference_text) or _quantity(row.reference_value),
+                ]
+                for row in changed.itertuples()
+            ],
+        )
+    return Section("run_comparison", title, summary, figure, details)
+
+
 def check_label(check: pd.Series) -> str:
     verdict = "pass" if check["passed"] else "FAIL"
     return f"{check['check_name']}: {check['metric']} on {check['eval_set']}\n{verdict}"
@@ -492,6 +573,13 @@ def _text(value: object) -> str:
 
 def _number(value: object) -> str:
     return f"{float(value):.4f}" if value is not None and pd.notna(value) else "n/a"
+
+
+def _quantity(value: object) -> str:
+    """A count as a whole number, any other value as `_number` does."""
+    if value is not None and pd.notna(value) and float(value).is_integer():
+        return f"{int(value):,}"
+    return _number(value)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -1,15 +1,27 @@
-"""Shared fixtures: every test gets its own warehouse, catalog, DuckDB file and artifacts folder."""
+"""Shared fixtures: every test gets its own warehouse, catalog, DuckDB file and artifacts folder.
+
+`make test` runs the suite on two pytest-xdist workers, a module at a time (`--dist loadfile`): a
+module's tests run in order on one worker, so its module fixtures are built once and the tests that
+change a shared build in place (test_docs_commands: the quick start's shell; test_dbt_python_models:
+the trained demo) never run beside each other. The session builds are made once for all workers
+(`built_once`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from demo_builds import DEMO_TRAINING, JUDGE_SMALL_SETS, DemoBuild, TrainedDemo
 from documented_shell import DocumentedShell
+from filelock import FileLock
 
 from vectorfin.config import PROJECT_ROOT
 from vectorfin.config.locations import StateLocations, project_environment
@@ -18,6 +30,42 @@ from vectorfin.dbt_workspace import ML_MODELS_EXCLUDE, DbtResult, DbtWorkspace, 
 DEMO_CORPUS = PROJECT_ROOT / "demo_corpus"
 # Real corpora live beside the project, never inside it (see ../shared/data/README.md).
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SESSION_BUILDS = ("trained_demo", "quick_start")
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+# Torch's threads spin-wait: two workers with a thread per core each slow each other far more than 2x.
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // WORKERS)))
+
+Built = TypeVar("Built")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` each worker takes a whole module at a time, in this order (`--dist loadfile
+    --no-loadscope-reorder`): first the modules on the trained demo, then those on the quick start (the
+    longest; each build is made once, by the first worker to ask), then the rest."""
+    items.sort(key=lambda item: [build not in item.fixturenames for build in SESSION_BUILDS])
+
+
+def built_once(
+    name: str, tmp_path_factory: pytest.TempPathFactory, build: Callable[[Callable[[str], Path]], Built]
+) -> Built:
+    """`build(mkdir)` once per `make test`: under pytest-xdist every worker is a session of its own, so the
+    first worker to ask builds under the folder the workers share and the others wait for it and read
+    what it built. `mkdir(name)` gives the build a new folder."""
+    if WORKERS == 1:
+        return build(tmp_path_factory.mktemp)
+    shared = tmp_path_factory.getbasetemp().parent / "session_builds"
+    shared.mkdir(exist_ok=True)
+    record = shared / f"{name}.pickle"
+
+    def mkdir(folder: str) -> Path:
+        path = shared / f"{name}-{folder}"
+        path.mkdir()
+        return path
+
+    with FileLock(f"{record}.lock"):
+        if not record.exists():
+            record.write_bytes(pickle.dumps(build(mkdir)))
+        return pickle.loads(record.read_bytes())
 
 
 @pytest.fixture
@@ -58,7 +106,11 @@ class QuickStart:
 def quick_start(tmp_path_factory: pytest.TempPathFactory) -> QuickStart:
     """`make build` of the demo (the SQL pipeline: the ML models train for minutes and are covered by
     the trained demo below) on a throwaway warehouse: the suite's one SQL-only build."""
-    shell = DocumentedShell.create(tmp_path_factory.mktemp("documented_demo"))
+    return built_once("quick_start", tmp_path_factory, make_quick_start)
+
+
+def make_quick_start(mkdir: Callable[[str], Path]) -> QuickStart:
+    shell = DocumentedShell.create(mkdir("documented_demo"))
     started = time.perf_counter()
     built = shell.make("build", f"DBT_ARGS={' '.join(ML_MODELS_EXCLUDE)}")
     seconds = time.perf_counter() - started
@@ -69,7 +121,7 @@ def quick_start(tmp_path_factory: pytest.TempPathFactory) -> QuickStart:
     )
     env = {key: value for key, value in shell.env.items() if key not in {"DBT_TARGET_PATH", "DBT_LOG_PATH"}}
     built_workspace = DbtWorkspace(shell.root, project_environment(env))
-    pristine = built_workspace.copy_to(tmp_path_factory.mktemp("sql_demo_pristine"))
+    pristine = built_workspace.copy_to(mkdir("sql_demo_pristine"))
     return QuickStart(shell, DemoBuild(pristine, result))
 
 
@@ -88,7 +140,11 @@ def sql_demo(quick_start: QuickStart) -> DemoBuild:
 @pytest.fixture(scope="session")
 def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> TrainedDemo:
     """One `dbt build` of the demo with training per session: the slowest build of the suite, shared."""
-    workspace = DbtWorkspace.demo(tmp_path_factory.mktemp("trained_demo"))
+    return built_once("trained_demo", tmp_path_factory, make_trained_demo)
+
+
+def make_trained_demo(mkdir: Callable[[str], Path]) -> TrainedDemo:
+    workspace = DbtWorkspace.demo(mkdir("trained_demo"))
     first = run_dbt(["build"], workspace.env, vars={"training": DEMO_TRAINING, **JUDGE_SMALL_SETS})
     assert first.ok, first.summary()
-    return TrainedDemo(workspace, first, workspace.copy_to(tmp_path_factory.mktemp("trained_demo_pristine")))
+    return TrainedDemo(workspace, first, workspace.copy_to(mkdir("trained_demo_pristine")))

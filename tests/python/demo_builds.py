@@ -21,7 +21,8 @@ class TrainedDemo:
     """The demo built once with training, evaluation, embeddings and search. `workspace` is for tests
     that build on it in place (test_dbt_python_models); `pristine` is a copy of its DuckDB files taken
     right after the build (sharing its Iceberg warehouse and artifacts, which nothing removes), for
-    tests that must see it as built, whatever ran before them."""
+    tests that must see it as built, whatever ran before them: they run dbt on a `pristine.copy_to(...)`,
+    as dbt opens the file for writing."""
 
     workspace: DbtWorkspace
     first: DbtResult

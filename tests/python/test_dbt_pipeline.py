@@ -13,7 +13,7 @@ import pytest
 from demo_builds import DemoBuild
 
 from vectorfin.config.project_vars import project_var
-from vectorfin.dbt_workspace import run_dbt
+from vectorfin.dbt_workspace import DbtWorkspace, run_dbt
 
 STRATEGIES = set(project_var("pair_strategies"))  # the registry in dbt_project.yml
 GATE_SUCCESS_TEST = "accepted_values_training_pairs_quality_gate_success__False__True"
@@ -334,3 +334,17 @@ def test_a_var_written_as_sql_never_runs_through_show_or_compile(
     assert not result.ok
     assert message in result.stdout + result.stderr, result.summary()
     assert workspace.query(tables) == before
+
+
+def test_a_partial_build_on_a_fresh_warehouse_leaves_out_the_tests_it_cannot_run(tmp_path: Path) -> None:
+    """An analyst's first `dbt build --select <model>`, on a warehouse with the corpus loaded and nothing
+    built: the model and its own tests run; a test that also reads a model never built (the rows-in
+    check reads both staging models) is left out, not failed (`indirect_selection: buildable`)."""
+    workspace = DbtWorkspace.demo(tmp_path)
+
+    built = run_dbt(["build", "--select", "stg_raw__filing_chunks"], workspace.env)
+
+    assert built.ok, built.summary()
+    assert built.status("stg_raw__filing_chunks") == "success"
+    assert set(built.statuses("unique_stg_raw__filing_chunks").values()) == {"pass"}
+    assert built.status("assert_rows_in_equal_kept_plus_quarantined") is None

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 from demo_builds import DEMO_TRAINING, JUDGE_SMALL_SETS, TrainedDemo
+from mlflow.tracking import MlflowClient
 from PIL import Image
 from test_report import SECTIONS as REPORT_SECTIONS
 
 from vectorfin.config import PROJECT_ROOT
 from vectorfin.config.project_vars import project_var
 from vectorfin.dbt_workspace import DbtResult, DbtWorkspace, run_dbt
+from vectorfin.ml.tracking import EXPERIMENT, RUN_ID_TAG
 from vectorfin.report import DOCS_SUBDIR, REPORT_DIR, REPORT_PAGE
 
 EMBEDDINGS_TABLE = "embeddings/chunk_embeddings"
@@ -65,6 +67,17 @@ class FullBuild:
     @property
     def embeddings_location(self) -> str:
         return f"{self.workspace.env['VECTORFIN_WAREHOUSE']}/{EMBEDDINGS_TABLE}"
+
+
+def mlflow_client(workspace: DbtWorkspace) -> MlflowClient:
+    artifacts = Path(workspace.env["VECTORFIN_ARTIFACTS"])
+    return MlflowClient(tracking_uri=f"sqlite:///{artifacts / 'mlflow' / 'mlflow.db'}")
+
+
+def mlflow_runs(workspace: DbtWorkspace) -> list:
+    client = mlflow_client(workspace)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return client.search_runs([experiment.experiment_id]) if experiment else []
 
 
 def table_names(workspace: DbtWorkspace) -> set[str]:
@@ -135,14 +148,7 @@ def test_dbt_docs_generate_puts_the_latest_charts_into_the_docs_site(
 ) -> None:
     """In a copy of the project whose assets folder is the default one: run_report writes the charts
     there, and `dbt docs generate` copies them into the site the run_report description points at."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in DBT_PROJECT_FILES:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name)
-        else:
-            shutil.copy2(source, project / name)
+    project = copy_of_project(tmp_path / "project")
     copy = full_build.workspace.copy_to(tmp_path / "workspace")
     copy.env["VECTORFIN_DOCS_ASSETS"] = str(project / "assets")
     site = tmp_path / "docs_run"
@@ -155,7 +161,7 @@ def test_dbt_docs_generate_puts_the_latest_charts_into_the_docs_site(
     manifest = json.loads((site / "target" / "manifest.json").read_text())
     description = manifest["nodes"]["model.vectorfin_finetune.run_report"]["description"]
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", description)
-    assert len(images) == 6
+    assert len(images) == len(REPORT_SECTIONS)
     for image in images:
         served = site / "target" / image
         assert served.read_bytes() == (project / image).read_bytes(), image
@@ -206,7 +212,9 @@ def test_a_truncated_evaluation_cache_is_recomputed(full_build: FullBuild, tmp_p
     retrieval_metrics on every later build: it is recomputed, with a warning, and rewritten whole."""
     copy = full_build.workspace.copy_to(tmp_path)
     [(artifact,)] = copy.query("select artifact_path from training_runs order by built_at desc limit 1")
-    [cache] = (Path(artifact) / "evaluations").glob("*.parquet")
+    # the metrics and, beside them, the same scores query by query (retrieval_query_metrics reads those)
+    [query_values] = (Path(artifact) / "evaluations").glob("*.queries.parquet")
+    cache = query_values.with_name(query_values.name.replace(".queries", ""))
     whole = cache.read_bytes()
     metrics = copy.query("select * from retrieval_metrics order by all")
     cache.write_bytes(whole[: len(whole) // 2])
@@ -217,7 +225,8 @@ def test_a_truncated_evaluation_cache_is_recomputed(full_build: FullBuild, tmp_p
     assert "is unreadable, recomputing it" in result.stdout + result.stderr
     assert copy.query("select * from retrieval_metrics order by all") == metrics
     assert copy.query(f"select count(*) from read_parquet('{cache}')") == [(len(metrics),)]
-    assert [path.name for path in cache.parent.iterdir()] == [cache.name]  # no temporary file left
+    # no temporary file left
+    assert sorted(path.name for path in cache.parent.iterdir()) == [cache.name, query_values.name]
 
 
 def test_every_curated_chunk_is_embedded_and_written_to_iceberg(full_build: FullBuild) -> None:
@@ -337,6 +346,15 @@ def test_unchanged_rebuild_trains_and_embeds_nothing(full_build: FullBuild) -> N
     assert full_build.iceberg_embeddings("select count(distinct embedded_at) from {embeddings}") == [
         (snapshots_before,)
     ]
+    # the run is in MLflow once, with its metrics and artifacts, though two builds logged it
+    [logged] = mlflow_runs(full_build.workspace)
+    assert logged.data.tags[RUN_ID_TAG] == first_run
+    assert logged.data.metrics["tuned.heldout_pairs.test.ndcg_at_10"] >= 0
+    assert logged.data.params["training.seed"] == str(DEMO_TRAINING["seed"])
+    assert int(logged.data.params["pairs_per_strategy.qa_turns"]) > 0
+    assert {"run_report", "model"} <= {
+        entry.path for entry in mlflow_client(full_build.workspace).list_artifacts(logged.info.run_id)
+    }
 
 
 def test_changed_config_retrains(full_build: FullBuild) -> None:
@@ -434,3 +452,73 @@ def test_a_regressed_run_is_not_published(full_build: FullBuild) -> None:
     # one commit; chunk_embeddings, the table search serves, now holds the new run alone
     assert workspace.query(snapshots) == [(snapshots_before + 1,)]
     assert workspace.query("select distinct model_run_id from chunk_embeddings") == [(new_run,)]
+
+
+def test_the_analyst_loop_compares_an_edited_strategy_with_the_published_run(
+    trained_demo: TrainedDemo, tmp_path: Path
+) -> None:
+    """docs/analyst_guide.md's loop, in a copy of the project and of the demo as first built: edit a
+    strategy's SQL, `dbt build --select int_pairs__qa_turns+`, read run_comparison and the MLflow store."""
+    project = copy_of_project(tmp_path / "project")
+    strategy = project / "models" / "intermediate" / "pair_strategies" / "int_pairs__qa_turns.sql"
+    join = "answers.answer_turn_idx = question_texts.question_turn_idx + 1"
+    assert join in strategy.read_text()
+    strategy.write_text(
+        strategy.read_text().replace(join, f"{join}\n            and md5(answers.chunk_id) < '8'")
+    )
+    copy = trained_demo.pristine.copy_to(tmp_path / "workspace")
+    [(published,)] = copy.query("select distinct model_run_id from chunk_embeddings")
+
+    # the edit changes the pairs the strategy's unit test expects: the analyst updates that test too
+    built = run_dbt(
+        ["build", "--select", "int_pairs__qa_turns+", "--exclude", "test_type:unit"],
+        copy.env,
+        vars={"training": DEMO_TRAINING, **JUDGE_SMALL_SETS},
+        project_dir=project,
+    )
+
+    assert built.ok, built.summary()
+    [(latest,)] = copy.query("select run_id from training_runs order by built_at desc limit 1")
+    assert latest != published
+    rows = copy.query(
+        "select section, model, eval_set, eval_part, item, reference_run_id, difference, ci_low, ci_high, "
+        "verdict from run_comparison"
+    )
+    metric_rows = [row for row in rows if row[0] == "metric"]
+    scored = {row[0] for row in copy.query("select distinct eval_set from retrieval_query_metrics")}
+    assert {row[2] for row in metric_rows if row[1] == "tuned" and row[4] == "ndcg@10"} == scored
+    for _, _, _, _, _, reference, difference, low, high, verdict in metric_rows:
+        assert reference == published
+        assert difference is not None and low <= difference <= high
+        assert verdict == ("better" if low > 0 else "worse" if high < 0 else "within noise")
+    strategies = {row[4]: row[9] for row in rows if row[0] == "pairs per strategy"}
+    assert strategies["qa_turns"] == "changed"
+    assert any(verdict == "within noise" for *_, verdict in metric_rows)  # the demo's sets are tiny
+    [(summary,)] = copy.query("select summary from run_report where section = 'run_comparison'")
+    assert summary.startswith(f"against run {published} on the same test queries")
+    logged = {run.data.tags[RUN_ID_TAG] for run in mlflow_runs(copy)}
+    assert latest in logged
+
+
+def copy_of_project(project: Path) -> Path:
+    project.mkdir()
+    for name in DBT_PROJECT_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name)
+        else:
+            shutil.copy2(source, project / name)
+    return project
+
+
+def test_var_mlflow_tracking_false_logs_nothing(trained_demo: TrainedDemo, tmp_path: Path) -> None:
+    copy = trained_demo.pristine.copy_to(tmp_path)  # with an empty MLflow store of its own
+    [(run_id,)] = copy.query("select run_id from training_runs")
+
+    off = run_dbt(["run", "--select", "mlflow_runs"], copy.env, vars={"mlflow_tracking": False})
+    assert off.ok, off.summary()
+    assert mlflow_runs(copy) == []
+
+    on = run_dbt(["run", "--select", "mlflow_runs"], copy.env)
+    assert on.ok, on.summary()
+    assert [logged.data.tags[RUN_ID_TAG] for logged in mlflow_runs(copy)] == [run_id]

@@ -111,6 +111,8 @@ def plan_for(command: str) -> Plan | None:
     if words[0] == "torchrun" or words[:2] == ["accelerate", "launch"]:
         # several GPUs: the launched module's own arguments are parsed instead
         return Plan("help", shlex.join(["python", *words[words.index("-m") :]]))
+    if words[:2] == ["mlflow", "ui"]:
+        return Plan("help", command)  # a server: its options are checked instead
     if words[:4] == ["python", "-m", "vectorfin", "embed-ray"]:
         return Plan("help", command)  # a Ray cluster and a published run
     if words[0] == "python":
@@ -143,6 +145,11 @@ TRAINED_MODELS = (
     "chunk_embeddings",
     "run_report",
     "search_chunks",
+    "retrieval_query_metrics",
+    "training_run_profiles",
+    "published_runs",
+    "run_comparison",
+    "mlflow_runs",
 )
 
 

@@ -31,7 +31,6 @@ from vectorfin.ml.evaluation import (
     chunk_corpus,
     document_scores,
     evaluate_models,
-    paired_bootstrap_interval,
     rank_documents,
     ranking_metrics,
     reciprocal_rank_fusion,
@@ -39,6 +38,7 @@ from vectorfin.ml.evaluation import (
     sts_spearman,
     truncated,
 )
+from vectorfin.ml.intervals import paired_bootstrap_interval, paired_interval_sql
 
 RANKED = ["d1", "d2", "d3", "d4"]
 # d9 is relevant but never retrieved: it still counts in recall, nDCG's ideal and AP.
@@ -334,7 +334,7 @@ def _eval_frames():
 def test_evaluate_models_reports_every_metric_per_model_eval_set_and_part(base_model, caplog):
     queries, corpus, qrels = _eval_frames()
     caplog.set_level(logging.INFO, logger="vectorfin.progress")
-    result = evaluate_models(
+    evaluation = evaluate_models(
         {"base": base_model, "bm25": None},
         queries,
         corpus,
@@ -343,8 +343,16 @@ def test_evaluate_models_reports_every_metric_per_model_eval_set_and_part(base_m
         max_seq_length=24,
         fusion_weights=(0.5,),
         truncated_dims={"base": [64]},
+        query_values_of=("base", "base+bm25"),
     )
+    result = evaluation.metrics
     assert list(result.columns) == RESULT_COLUMNS
+    # each query's values, for the labels asked: their means per part are the reported metrics
+    values = evaluation.query_values
+    assert set(values["model"]) == {"base", "base+bm25"}
+    means = values.groupby(["model", "eval_set", "eval_part", "metric"])["value"].mean()
+    reported = result.set_index(["model", "eval_set", "eval_part", "metric"])["value"]
+    pd.testing.assert_series_equal(means, reported.loc[means.index], check_names=False)
     # base, its 64-dim prefix, bm25 and base's fusion; filings has a tune and a test query, calls a test one
     assert len(result) == 4 * 3 * len(METRICS)
     assert set(result["model"]) == {"base", "base@64", "bm25", "base+bm25"}
@@ -413,3 +421,14 @@ def test_the_paired_bootstrap_interval_holds_zero_only_for_noise():
     low, high = paired_bootstrap_interval(noise, base)
     assert low < 0 < high
     assert paired_bootstrap_interval(better, base) == paired_bootstrap_interval(better, base)  # fixed seed
+
+
+def test_sql_gets_the_same_interval_and_refuses_lists_it_cannot_pair():
+    """vectorfin_paired_interval: the bootstrap interval as [low, high], null for no queries."""
+    better, base = [0.6, 0.7, 0.5, 0.9], [0.5, 0.4, 0.5, 0.6]
+    assert paired_interval_sql(better, base) == list(
+        paired_bootstrap_interval(np.array(better), np.array(base))
+    )
+    assert paired_interval_sql([], []) is None
+    with pytest.raises(ValueError, match="3 values against 2 baseline values"):
+        paired_interval_sql([0.1, 0.2, 0.3], [0.1, 0.2])

@@ -76,6 +76,8 @@ def test_the_validator_knows_exactly_the_vars_of_dbt_project_yml() -> None:
             "search_embedding_dims: 128 is not a prefix the model is trained to serve alone",
         ),
         ({"hybrid_dense_weight": 1.5}, "hybrid_dense_weight: must be in [0, 1], got 1.5"),
+        ({"comparison_reference_run": 42}, "comparison_reference_run: must be a run id or null, got 42"),
+        ({"comparison_reference_run": ""}, "comparison_reference_run: must be a run id or null, got ''"),
         (
             {"comparison_models": "all-mpnet-base-v2"},
             "comparison_models: must be a list of local model folders",

@@ -25,6 +25,26 @@ SECTIONS = [
     "loss_curve",
     "ndcg_at_10",
     "regression_checks",
+    "run_comparison",
+]
+REFERENCE_RUN = "lora-ba9876543210-20261127T100000Z"
+COMPARISON_COLUMNS = [
+    "latest_run_id",
+    "reference_run_id",
+    "section",
+    "model",
+    "eval_set",
+    "eval_part",
+    "item",
+    "n_queries",
+    "latest_value",
+    "reference_value",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "verdict",
+    "latest_text",
+    "reference_text",
 ]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MIN_CHART_BYTES = 5_000  # a chart with axes, bars and labels; an empty canvas is far smaller
@@ -114,6 +134,88 @@ def regression_checks(tuned_run: str = RUN_ID, forgetting_passed: bool = True) -
     )
 
 
+def run_comparison(reference: str | None = REFERENCE_RUN) -> pd.DataFrame:
+    """The latest run against `reference`: heldout_pairs better (+0.04, interval clear of 0), tatqa_dev
+    within noise; one strategy with more pairs and one training setting changed."""
+    rows = [
+        (
+            RUN_ID,
+            reference,
+            "metric",
+            "tuned",
+            "heldout_pairs",
+            "test",
+            "ndcg@10",
+            50,
+            0.36,
+            0.32,
+            0.04,
+            0.01,
+            0.07,
+            "better",
+            None,
+            None,
+        ),
+        (
+            RUN_ID,
+            reference,
+            "metric",
+            "tuned",
+            "tatqa_dev",
+            "test",
+            "ndcg@10",
+            50,
+            0.72,
+            0.73,
+            -0.01,
+            -0.05,
+            0.03,
+            "within noise",
+            None,
+            None,
+        ),
+        (
+            RUN_ID,
+            reference,
+            "pairs per strategy",
+            None,
+            None,
+            None,
+            "qa_turns",
+            None,
+            40,
+            30,
+            10,
+            None,
+            None,
+            "changed",
+            None,
+            None,
+        ),
+        (
+            RUN_ID,
+            reference,
+            "training setting",
+            None,
+            None,
+            None,
+            "learning_rate",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "changed",
+            "0.001",
+            "0.0005",
+        ),
+    ]
+    if reference is None:
+        rows = [(*row[:9], None, None, None, None, "no reference", None, None) for row in rows[:2]]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
 def write_report(tmp_path: Path, **overrides: pd.DataFrame) -> pd.DataFrame:
     frames = {
         "pairs": pd.DataFrame(
@@ -126,6 +228,7 @@ def write_report(tmp_path: Path, **overrides: pd.DataFrame) -> pd.DataFrame:
         "gate": gate_rows(),
         "metrics": retrieval_metrics(),
         "checks": regression_checks(),
+        "comparison": run_comparison(),
     } | overrides
     return write_run_report(
         training_run(tmp_path / "artifact"), docs_assets_dir=tmp_path / "assets", **frames
@@ -175,6 +278,15 @@ def test_the_page_shows_every_chart_with_its_figures(tmp_path: Path) -> None:
     )
     assert summary(rows, "regression_checks") == "every check passed: the run may be published"
     assert summary(rows, "loss_curve") == "12 steps; training loss 2.0000 at step 1 -> 0.1667"
+    assert summary(rows, "run_comparison") == (
+        f"against run {REFERENCE_RUN} on the same test queries: "
+        "heldout_pairs / tuned better, tatqa_dev / tuned within noise"
+    )
+    assert (
+        "| heldout_pairs | tuned | test | 50 | 0.3600 | 0.3200 | 0.0400 | [0.0100, 0.0700] | better |" in page
+    )
+    assert "| training setting | learning_rate | 0.001 | 0.0005 |" in page
+    assert "| pairs per strategy | qa_turns | 40 | 30 |" in page
 
 
 def test_failures_are_named(tmp_path: Path) -> None:
@@ -196,7 +308,10 @@ def test_scores_of_another_run_are_not_reported_as_this_runs(tmp_path: Path) -> 
     """retrieval_metrics not rebuilt after training (e.g. `dbt run --select training_runs run_report`)
     still holds the previous run's scores: the report says so instead of charting them."""
     rows = write_report(
-        tmp_path, metrics=retrieval_metrics("lora-older"), checks=regression_checks("lora-older")
+        tmp_path,
+        metrics=retrieval_metrics("lora-older"),
+        checks=regression_checks("lora-older"),
+        comparison=run_comparison().assign(latest_run_id="lora-older"),
     )
 
     assert summary(rows, "ndcg_at_10") == (
@@ -204,6 +319,9 @@ def test_scores_of_another_run_are_not_reported_as_this_runs(tmp_path: Path) -> 
         "build retrieval_metrics after training_runs"
     )
     assert summary(rows, "regression_checks").startswith("regression_check has no scores of this run")
+    assert summary(rows, "run_comparison") == (
+        "run_comparison does not compare this run (lora-older): build it after training_runs"
+    )
     page = (tmp_path / "artifact" / REPORT_DIR / REPORT_PAGE).read_text()
     assert "0.3600" not in page
 
@@ -230,6 +348,13 @@ def test_the_docs_show_the_charts_from_the_asset_path_the_report_writes() -> Non
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", model["description"])
 
     assert images == [f"{project['asset-paths'][0]}/{DOCS_SUBDIR}/{section}.png" for section in SECTIONS]
+
+
+def test_a_first_run_has_no_reference_to_compare_with(tmp_path: Path) -> None:
+    rows = write_report(tmp_path, comparison=run_comparison(reference=None))
+
+    assert summary(rows, "run_comparison").startswith("no reference run")
+    assert (tmp_path / "artifact" / REPORT_DIR / "run_comparison.png").read_bytes().startswith(PNG_MAGIC)
 
 
 @pytest.mark.parametrize("empty", ["rejected", "gate"])

@@ -114,9 +114,9 @@ def search_call(query: str, **arguments: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def search_build(trained_demo: TrainedDemo) -> SearchBuild:
+def search_build(trained_demo: TrainedDemo, tmp_path_factory: pytest.TempPathFactory) -> SearchBuild:
     assert trained_demo.first.status("search_chunks") == "success"
-    return SearchBuild(trained_demo.pristine)
+    return SearchBuild(trained_demo.pristine.copy_to(tmp_path_factory.mktemp("search_demo")))
 
 
 @pytest.fixture(scope="module")

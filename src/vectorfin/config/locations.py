@@ -113,6 +113,17 @@ class StateLocations:
         return Path(value).expanduser().resolve() if value else docs_assets_folder()
 
     @property
+    def mlflow_dir(self) -> Path:
+        """The local MLflow store and its artifacts: a folder of the artifacts folder."""
+        return self.artifacts_dir / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """Where training runs are logged: $MLFLOW_TRACKING_URI (any MLflow tracking server or store),
+        else the SQLite file in `mlflow_dir` (`mlflow ui --backend-store-uri <this>` shows it)."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
     def is_local(self) -> bool:
         return "://" not in self.warehouse
 

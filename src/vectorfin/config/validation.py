@@ -106,6 +106,15 @@ def optional_text(value: Any) -> list[str]:
     return [f"must be a non-empty text or null, got {value!r}"]
 
 
+def run_id_or_null(value: Any) -> list[str]:
+    """A training run's id (text) or null."""
+    return (
+        []
+        if value is None or (isinstance(value, str) and value)
+        else [f"must be a run id or null, got {value!r}"]
+    )
+
+
 def timestamp(optional: bool = False) -> Check:
     """Text DuckDB casts to a timestamp (the models do `cast(<value> as timestamp)`)."""
 
@@ -285,11 +294,7 @@ SETTINGS: dict[str, Check] = {
     "negative_rules": negative_rules,
     "negatives_per_pair": integer(1),
     "hard_negative_round": one_of(1, 2),
-    "hard_negative_embeddings_run": lambda value: (
-        []
-        if value is None or (isinstance(value, str) and value)
-        else [f"must be a run id or null, got {value!r}"]
-    ),
+    "hard_negative_embeddings_run": run_id_or_null,
     "embedding_negative_margin": number(0, 2),
     "lexical_negative_max_df": integer(2),
     "lexical_negative_terms_per_chunk": integer(1),
@@ -311,6 +316,8 @@ SETTINGS: dict[str, Check] = {
     "regression_min_queries": integer(1),
     "eval_test_fraction": number(0, 1, low_open=True, high_open=True),
     "comparison_models": comparison_models,
+    "comparison_reference_run": run_id_or_null,
+    "mlflow_tracking": boolean,
     "search_fusion_depth": integer(1),
     "search_exact_max_chunks": integer(1),
     "search_embedding_dims": integer(1, optional=True),

@@ -25,6 +25,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from vectorfin.bm25 import BM25Index
 from vectorfin.config.training import TrainingConfig
 from vectorfin.fusion import RRF_K, rrf_score
+from vectorfin.ml.intervals import paired_bootstrap_interval
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, EVAL_PARTS, TUNE_PART
 from vectorfin.ml.progress import ProgressLog
 
@@ -43,13 +44,12 @@ RESULT_COLUMNS = [
     "vs_base_ci_low",
     "vs_base_ci_high",
 ]
+# One row per (model, eval set, query, metric): what two runs are compared on query by query (run_comparison).
+QUERY_VALUE_COLUMNS = ["model", "model_run_id", "eval_set", "eval_part", "query_id", "metric", "value"]
 SELECTION_METRIC = "ndcg@10"  # what a choice made on the tune part (the fusion weight) maximises
 # Fusion weights tried on each set's tune part when var hybrid_dense_weight is null: 0 is BM25's ranking
 # alone, 1 the dense model's, so the chosen hybrid is at least as good as the better side on that part.
 FUSION_WEIGHT_GRID = tuple(step / 10 for step in range(11))
-CONFIDENCE = 0.95
-BOOTSTRAP_SAMPLES = 2000
-BOOTSTRAP_SEED = 0
 ENCODE_SLICE_BATCHES = 8  # batches encoded per call between progress counts (length-sorted within a call)
 
 
@@ -253,19 +253,10 @@ def chosen_fusion_weight(
     return max(weights, key=lambda weight: (score(rrf_score(dense, keyword, weight)), -abs(weight - 0.5)))
 
 
-def paired_bootstrap_interval(
-    values: np.ndarray, baseline: np.ndarray, confidence: float = CONFIDENCE, samples: int = BOOTSTRAP_SAMPLES
-) -> tuple[float, float]:
-    """The `confidence` percentile interval of mean(values - baseline) over queries resampled with
-    replacement, the same queries for both (paired); fixed seed, so a rebuild gives the same interval."""
-    differences = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
-    if len(differences) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    means = differences[rng.integers(0, len(differences), size=(samples, len(differences)))].mean(axis=1)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return (float(low), float(high))
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: pd.DataFrame  # RESULT_COLUMNS
+    query_values: pd.DataFrame  # QUERY_VALUE_COLUMNS, for the labels asked (evaluate_models' query_values_of)
 
 
 def evaluate_models(
@@ -278,8 +269,10 @@ def evaluate_models(
     batch_size: int = 64,
     fusion_weights: Sequence[float] = (),
     truncated_dims: Mapping[str, Sequence[int]] | None = None,
-) -> pd.DataFrame:
-    """Metrics of every model on every eval set and part, long format (one row per model, set, part, metric).
+    query_values_of: Sequence[str] = (),
+) -> Evaluation:
+    """Metrics of every model on every eval set and part, long format (one row per model, set, part, metric),
+    and each query's value of every metric for the labels in `query_values_of`.
 
     `models` maps a label ('base', 'tuned', ...) to a SentenceTransformer, or to None for BM25.
     `queries` carries each query's `eval_part` (EVAL_PARTS): metrics are averaged per part, over the
@@ -298,7 +291,7 @@ def evaluate_models(
     tokenizer = dense[0].tokenizer if dense else _base_tokenizer()
     judgements = _judgements(qrels)
     _check_parts(queries)
-    rows = []
+    rows, query_rows = [], []
     for eval_set, docs in corpus.groupby("eval_set", sort=True):
         set_queries = queries[queries["eval_set"] == eval_set]
         judged = set_queries[[(eval_set, query_id) in judgements for query_id in set_queries["query_id"]]]
@@ -341,10 +334,14 @@ def evaluate_models(
             for dims in (truncated_dims or {}).get(label, ()):
                 prefix_scores = truncated(query_vectors, dims) @ truncated(chunk_vectors, dims).T
                 scored.add(f"{label}@{dims}", document_scores(prefix_scores, chunks))
-        rows.extend(
-            scored.rows(eval_set, judged["eval_part"].to_numpy(), lambda label: _run_id(label, run_ids))
+        parts = judged["eval_part"].to_numpy()
+        rows.extend(scored.rows(eval_set, parts, lambda label: _run_id(label, run_ids)))
+        query_rows.extend(
+            scored.query_rows(eval_set, parts, query_values_of, lambda label: _run_id(label, run_ids))
         )
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    return Evaluation(
+        pd.DataFrame(rows, columns=RESULT_COLUMNS), pd.DataFrame(query_rows, columns=QUERY_VALUE_COLUMNS)
+    )
 
 
 class _SetScoring:
@@ -405,6 +402,25 @@ class _SetScoring:
                         )
                     rows.append(row)
         return rows
+
+    def query_rows(
+        self, eval_set: str, parts: np.ndarray, labels: Sequence[str], run_id: Callable[[str], str]
+    ) -> list[dict]:
+        return [
+            {
+                "model": label,
+                "model_run_id": run_id(label),
+                "eval_set": eval_set,
+                "eval_part": part,
+                "query_id": query_id,
+                "metric": metric,
+                "value": float(value),
+            }
+            for label in labels
+            if label in self.values
+            for metric in METRICS
+            for query_id, part, value in zip(self.query_ids, parts, self.values[label][metric], strict=True)
+        ]
 
 
 def _check_parts(queries: pd.DataFrame) -> None:

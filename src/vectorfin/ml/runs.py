@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,17 +32,24 @@ from vectorfin.ml.embedding import (
 from vectorfin.ml.encoders import use_backend
 from vectorfin.ml.evaluation import (
     FUSION_WEIGHT_GRID,
+    QUERY_VALUE_COLUMNS,
     RESULT_COLUMNS,
+    Evaluation,
     evaluate_models,
     sts_spearman,
 )
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL, comparison_label
-from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
+
+# re-exported: the dbt models import them here
+from vectorfin.ml.run_lookup import Publication
+from vectorfin.ml.run_lookup import current_run as current_run
+from vectorfin.ml.run_lookup import publication as publication
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 
 logger = logging.getLogger(__name__)
 
 STS_EVAL_SET = "stsb"
+STS_SPLIT = "test"  # the STS Benchmark split reported by convention; train and dev may feed training
 DEFAULT_EMBEDDING_BACKEND: str = project_var("embedding_backend")
 STS_COLUMNS = ("sentence_1", "sentence_2", "score")
 
@@ -205,11 +211,12 @@ def evaluate(
     hybrid_dense_weight: float | None = None,
     comparison_models: Sequence[str] = (),
     sts_pairs: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> Evaluation:
     """Base model, tuned model (and its Matryoshka prefixes), each comparison model (a local folder,
     labelled by its name), BM25 and each dense model fused with BM25 on every evaluation set and part,
     one row per (model, set, part, metric); with `sts_pairs` (STS Benchmark), the Spearman correlation
-    of base and tuned on eval set `stsb`, the guard against forgetting general language.
+    of base and tuned on eval set `stsb`, the guard against forgetting general language. The query
+    values are the tuned model's and its hybrid's, per query (what two runs are compared on).
 
     The fusion weight is `hybrid_dense_weight`, or when that is None the weight of FUSION_WEIGHT_GRID
     that scores best on each set's tune part. Scores are deterministic for a given run and evaluation
@@ -226,9 +233,10 @@ def evaluate(
     )
     key = _frames_hash(queries, corpus, qrels, sts_pairs[list(STS_COLUMNS)], settings)
     cached = Path(run["artifact_path"]) / "evaluations" / f"{key}.parquet"
-    reused = read_cached_evaluation(cached)
-    if reused is not None:
-        return reused
+    cached_queries = cached.with_suffix(".queries.parquet")
+    reused = read_cached_evaluation(cached), read_cached_evaluation(cached_queries, QUERY_VALUE_COLUMNS)
+    if reused[0] is not None and reused[1] is not None:
+        return Evaluation(*reused)
     config = TrainingConfig.from_mapping(json.loads(run["config"]))
     tuned = load_trained_model(run["artifact_path"])
     models: dict[str, SentenceTransformer | None] = {
@@ -244,7 +252,7 @@ def evaluate(
         **{comparison_label(path): str(path) for path in comparison_models},
     }
     full_dimension = tuned.get_embedding_dimension()
-    metrics = evaluate_models(
+    scored = evaluate_models(
         models,
         queries,
         corpus,
@@ -254,7 +262,9 @@ def evaluate(
         batch_size=batch_size,
         fusion_weights=fusion_weights,
         truncated_dims={TUNED_LABEL: [dims for dims in config.matryoshka_dims if dims < full_dimension]},
+        query_values_of=(TUNED_LABEL, f"{TUNED_LABEL}+{BM25_LABEL}"),
     )
+    metrics = scored.metrics
     if len(sts_pairs):
         sts = [
             {
@@ -271,8 +281,31 @@ def evaluate(
             for label in (BASE_LABEL, TUNED_LABEL)
         ]
         metrics = pd.concat([metrics, pd.DataFrame(sts, columns=metrics.columns)], ignore_index=True)
+    write_parquet_atomically(scored.query_values, cached_queries)
     write_parquet_atomically(metrics, cached)
-    return metrics
+    return Evaluation(metrics, scored.query_values)
+
+
+def evaluate_current_run(
+    training_runs: pd.DataFrame,
+    queries: pd.DataFrame,
+    corpus: pd.DataFrame,
+    qrels: pd.DataFrame,
+    stsb_pairs: pd.DataFrame,
+    hybrid_dense_weight: float | None,
+    comparison_models: Sequence[str],
+) -> Evaluation:
+    """`evaluate` of the current run, with the STS Benchmark's reported split: what retrieval_metrics
+    and retrieval_query_metrics show (computed once, by whichever builds first)."""
+    return evaluate(
+        current_run(training_runs),
+        queries,
+        corpus,
+        qrels,
+        hybrid_dense_weight=hybrid_dense_weight,
+        comparison_models=comparison_models,
+        sts_pairs=stsb_pairs[stsb_pairs["split"] == STS_SPLIT],
+    )
 
 
 def load_comparison_model(path: str) -> SentenceTransformer:
@@ -285,21 +318,22 @@ def load_comparison_model(path: str) -> SentenceTransformer:
     return SentenceTransformer(path, local_files_only=True)
 
 
-def read_cached_evaluation(path: Path) -> pd.DataFrame | None:
-    """The stored scores at `path`, or None when there are none or they are unreadable (a file cut
-    short by a killed build, say): those are recomputed, with a warning, instead of failing every build."""
+def read_cached_evaluation(path: Path, columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame | None:
+    """The stored scores at `path`, or None when there are none, they are unreadable (a file cut short by
+    a killed build, say) or have other `columns` (an older version's): those are recomputed, with a
+    warning, instead of failing every build."""
     if not path.exists():
         return None
     try:
-        metrics = pd.read_parquet(path)
+        scores = pd.read_parquet(path)
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
         logger.warning("Evaluation cache %s is unreadable, recomputing it: %s", path, error)
         return None
-    if list(metrics.columns) != RESULT_COLUMNS:
-        logger.warning("Evaluation cache %s has columns %s, recomputing it", path, list(metrics.columns))
+    if list(scores.columns) != list(columns):
+        logger.warning("Evaluation cache %s has columns %s, recomputing it", path, list(scores.columns))
         return None
     logger.info("Reusing evaluation %s", path)
-    return metrics
+    return scores
 
 
 def write_parquet_atomically(frame: pd.DataFrame, path: Path) -> None:
@@ -346,38 +380,6 @@ def embeddings_table_sql(settings: StateLocations, dimension: int, run_id: str) 
         f"select chunk_id, model_run_id, embedding::float[{int(dimension)}] as embedding, embedded_at "
         f"from iceberg_scan({sql_string(location)}) where model_run_id = {sql_string(run_id)}"
     )
-
-
-@dataclass(frozen=True)
-class Publication:
-    """Whether `chunk_embeddings` publishes the current run, and why."""
-
-    publish: bool
-    reason: str
-
-
-def publication(run: pd.Series, regression_check: pd.DataFrame) -> Publication:
-    """Publish the current run only when every check of `regression_check` (the rules, a SQL view over
-    retrieval_metrics, one row per check) judged this very run and passed."""
-    if regression_check.empty:
-        return Publication(False, "regression_check holds no rows: build retrieval_metrics first")
-    judged_runs = set(regression_check["model_run_id"].dropna())
-    if judged_runs != {run["run_id"]}:
-        judged = (
-            f"it judged {', '.join(sorted(judged_runs))}"
-            if judged_runs
-            else regression_check["reason"].iloc[0]
-        )
-        return Publication(
-            False,
-            f"regression_check has no verdict on the current run {run['run_id']} ({judged}): "
-            "build retrieval_metrics first",
-        )
-    verdicts = "; ".join(
-        f"{name}: {reason}"
-        for name, reason in zip(regression_check["check_name"], regression_check["reason"], strict=True)
-    )
-    return Publication(bool(regression_check["passed"].all()), f"run {run['run_id']}: {verdicts}")
 
 
 def existing_table(connection: DuckDBPyConnection, schema: str, name: str) -> str | None:
