@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from vectorfin.ml.backends import ONNX_FOLDER
@@ -104,3 +105,11 @@ def test_metric_names_keep_to_what_mlflow_accepts() -> None:
     assert metric_key("all-mpnet-base-v2+bm25", "set;1", "tune", "mrr@10") == (
         "all-mpnet-base-v2_plus_bm25.set_1.tune.mrr_at_10"
     )
+
+
+def test_a_run_id_with_a_quote_is_refused_not_pasted_into_the_filter(tmp_path: Path) -> None:
+    run = training_run(tmp_path / "artifact")
+    run["run_id"] = "lora-x' or tags.a = 'b"
+
+    with pytest.raises(ValueError, match="holds no quote"):
+        log_training_run(run, metrics(), profiles(), f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path, None)

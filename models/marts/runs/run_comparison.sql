@@ -213,7 +213,10 @@ setting_rows as (
         'changed' as verdict
     from latest_settings
     full outer join reference_settings on latest_settings.item = reference_settings.item
-    where latest_settings.setting_value is distinct from reference_settings.setting_value
+    cross join compared_runs
+    where
+        compared_runs.reference_run_id is not null
+        and latest_settings.setting_value is distinct from reference_settings.setting_value
 
 ),
 

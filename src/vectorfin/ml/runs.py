@@ -39,11 +39,9 @@ from vectorfin.ml.evaluation import (
     sts_spearman,
 )
 from vectorfin.ml.labels import BASE_LABEL, BM25_LABEL, TEST_PART, TUNE_PART, TUNED_LABEL, comparison_label
-
-# re-exported: the dbt models import them here
 from vectorfin.ml.run_lookup import Publication
-from vectorfin.ml.run_lookup import current_run as current_run
-from vectorfin.ml.run_lookup import publication as publication
+from vectorfin.ml.run_lookup import current_run as current_run  # re-exported: the dbt models import it here
+from vectorfin.ml.run_lookup import publication as publication  # re-exported: chunk_embeddings uses it
 from vectorfin.ml.training import TrainingResult, load_trained_model, train_or_reuse
 
 logger = logging.getLogger(__name__)

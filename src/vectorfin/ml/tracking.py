@@ -66,8 +66,10 @@ def log_training_run(
         else client.create_experiment(EXPERIMENT, artifact_location=artifact_root.resolve().as_uri())
     )
     run_id = str(run["run_id"])
+    if "'" in run_id:  # it goes into MLflow's filter as a quoted string
+        raise ValueError(f"a training run id holds no quote, got {run_id!r}")
     logged = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id.replace(chr(39), '')}'", max_results=1
+        [experiment_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id}'", max_results=1
     )
     if logged:
         logger.info(
